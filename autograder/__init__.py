@@ -1,0 +1,1 @@
+"""Alignment coursework kit: offline assets, homework settings and the autograder."""

