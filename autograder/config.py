@@ -1,0 +1,28 @@
+"""Grading configuration: limits for the worker that runs student code, and batch settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Limits:
+    """Limits for one worker subprocess."""
+
+    timeout_s: float = field(default=120.0, metadata={"help": "wall-clock seconds before the worker is killed"})
+    memory_mb: int = field(default=6144, metadata={"help": "address-space limit (RLIMIT_AS) in MiB"})
+    processes: int = field(default=512, metadata={"help": "process/thread limit for the worker's user"})
+    output_kb: int = field(default=64, metadata={"help": "stdout/stderr kept from the worker (the tail)"})
+    payload_mb: int = field(default=32, metadata={"help": "largest result the worker may send back"})
+    function_timeout_s: float = field(default=20.0, metadata={"help": "seconds per graded function call batch"})
+
+
+@dataclass
+class GradeConfig:
+    """Settings of one `grade` run."""
+
+    out_dir: str = field(default="grading-out", metadata={"help": "folder for results, feedback and the gradebook"})
+    jobs: int = field(default=2, metadata={"help": "submissions graded in parallel"})
+    limits: Limits = field(default_factory=Limits)
+    gradebook_db: str | None = field(default=None, metadata={"help": "nbgrader gradebook URL; None skips it"})
+    assignment: str = field(default="dpo_homework", metadata={"help": "nbgrader assignment name"})
+    solution: str | None = field(default=None, metadata={"help": "solution notebook; default: the kit's"})

@@ -1,0 +1,168 @@
+"""Grade one submission: parse, run student code in workers, compare with the reference, score.
+
+`Grader` holds what is shared across a batch (limits, the reference outputs, which are computed
+once) and turns a notebook path into a `SubmissionResult`. Errors in a submission never escape:
+they become zero-score lines with a reason.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from pathlib import Path
+
+from autograder import checks
+from autograder.checks.cell_check import CellCheck, Item
+from autograder.checks.function_check import FunctionCheck, score
+from autograder.config import Limits
+from autograder.notebook import ParsedNotebook, parse_notebook
+from autograder.reference import reference_function, reference_notebook, reference_source
+from autograder.results import SubmissionResult, TestResult
+from autograder.worker import run_job
+
+
+def content_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class ReferenceCache:
+    """Reference outputs, mistake outputs and reference cell facts, computed once per batch."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._functions: dict[str, tuple] = {}
+        self._cells: dict[str, tuple[dict, dict]] = {}
+
+    def function(self, check: FunctionCheck) -> tuple[list, list, list]:
+        """(probes, reference runs, mistake runs per probe) on the hidden probes."""
+        with self._lock:
+            if check.name not in self._functions:
+                probes = check.build_probes(True)
+                reference = reference_function(check.name)
+                runs = [check.run(reference, p) for p in probes]
+                mistakes = [[check.run(m.implementation, p) for m in check.mistakes] for p in probes]
+                self._functions[check.name] = (probes, runs, mistakes)
+            return self._functions[check.name]
+
+    def cell(self, check: CellCheck) -> tuple[dict, dict]:
+        """(job data, reference facts) for a re-run cell; the reference runs in a worker like a student."""
+        with self._lock:
+            if check.grade_id not in self._cells:
+                data = check.job_data()
+                solution = reference_notebook()
+                job = cell_job(check, solution.definitions(), solution.cell(check.grade_id), data)
+                result = run_job(job, self.limits)
+                if result.payload is None or result.payload.get("cell_error"):
+                    problem = result.error or result.payload.get("cell_error")
+                    raise RuntimeError(f"the reference {check.grade_id} cell failed: {problem}\n{result.output_tail[-2000:]}")
+                self._cells[check.grade_id] = (data, result.payload["facts"])
+            return self._cells[check.grade_id]
+
+
+def cell_job(check: CellCheck, definitions: str, cell_source: str, data: dict) -> dict:
+    return {"kind": "cell", "grade_id": check.grade_id, "student_code": definitions, "cell_source": cell_source,
+            "substitutes_code": reference_source(check.substitutes) if check.substitutes else "", "data": data}
+
+
+def functions_job(definitions: str, names: list[str]) -> dict:
+    substitutes = {c.name: reference_source(c.substitutes) for c in checks.FUNCTION_CHECKS
+                   if c.name in names and c.substitutes}
+    return {"kind": "functions", "student_code": definitions, "checks": names, "hidden": True, "substitutes": substitutes}
+
+
+class Grader:
+    def __init__(self, limits: Limits | None = None, hide: list[str] | None = None):
+        self.limits = limits or Limits()
+        self.hide = hide or []
+        self.reference = ReferenceCache(self.limits)
+
+    # ------------------------------------------------------------------ functions
+    def _function_runs(self, definitions: str) -> dict[str, dict]:
+        """Run all graded functions in one worker; if that worker dies, retry each in its own."""
+        names = [c.name for c in checks.FUNCTION_CHECKS]
+        result = run_job(functions_job(definitions, names), self.limits, self.hide)
+        if result.payload is not None:
+            return result.payload["results"]
+        runs = {}
+        for name in names:  # isolate the culprit: one bad function must not cost the others
+            single = run_job(functions_job(definitions, [name]), self.limits, self.hide)
+            runs[name] = single.payload["results"][name] if single.payload else {"missing": f"`{name}`: {single.error}"}
+        return runs
+
+    def _grade_function(self, check: FunctionCheck, outcome: dict) -> TestResult:
+        if "runs" not in outcome:
+            return TestResult(check.name, check.part, 0.0, check.points, outcome.get("missing", "not graded"), "failed")
+        probes, reference_runs, mistake_runs = self.reference.function(check)
+        verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, outcome["runs"], reference_runs, mistake_runs)]
+        points = score(check, verdicts)
+        failures = [v.message for v in verdicts if not v.passed]
+        output = f"all {len(verdicts)} checks passed" if not failures else "\n".join(failures)
+        return TestResult(check.name, check.part, points, check.points, output, "passed" if not failures else "failed")
+
+    # ------------------------------------------------------------------ cells
+    def grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[Item], dict]:
+        """Scored items for one re-run cell, plus the facts (for the loss-curve plot)."""
+        source = parsed.cell(check.grade_id)
+        if source is None:
+            return [Item(check.grade_id, check.points, False, f"the `{check.grade_id}` cell was not found")], {}
+        data, reference_facts = self.reference.cell(check)
+        result = run_job(cell_job(check, parsed.definitions(), source, data), self.limits, self.hide)
+        if result.payload is None:
+            return [Item(check.grade_id, check.points, False, f"the cell could not be graded: {result.error}")], {}
+        payload = result.payload
+        facts = payload.get("facts")
+        if not facts:
+            reason = payload.get("cell_error") or payload.get("collect_error") or "nothing to grade"
+            return [Item(check.grade_id, check.points, False, f"the cell failed: {reason}")], {}
+        items = check.judge(facts, reference_facts, data)
+        if payload.get("cell_error"):
+            items = [Item(i.name, i.points, i.passed, i.message) for i in items]
+            items.insert(0, Item("cell ran to the end", 0.0, False, f"the cell raised: {payload['cell_error']}"))
+        return items, {"student": facts.get("losses"), "reference": reference_facts.get("losses")}
+
+    # ------------------------------------------------------------------ submission
+    def grade(self, path: Path, student: str) -> SubmissionResult:
+        started = time.time()
+        result = SubmissionResult(student=student, notebook=str(path), content_hash=content_hash(path))
+        parsed = parse_notebook(path)
+        result.warnings = list(parsed.warnings)
+        if parsed.error:
+            result.error = parsed.error
+            result.tests = zero_everything(parsed.error)
+            result.execution_time = time.time() - started
+            return result
+        runs = self._function_runs(parsed.definitions())
+        result.tests = [self._grade_function(c, runs.get(c.name, {})) for c in checks.FUNCTION_CHECKS]
+        for check in checks.CELL_CHECKS:
+            items, curves = self.grade_cell(parsed, check)
+            if check.grade_id == "dpo_training_loop":
+                result.training_curves = curves
+            result.tests += [TestResult(f"{check.grade_id}: {i.name}", check.part, round(i.score, 4), i.points,
+                                        i.message, "passed" if i.passed else "failed") for i in items]
+        result.tests += manual_lines(parsed)
+        result.execution_time = time.time() - started
+        return result
+
+
+def manual_lines(parsed: ParsedNotebook) -> list[TestResult]:
+    lines = []
+    for item in checks.MANUAL_ITEMS:
+        answer = parsed.answer(item.grade_id)
+        text = (answer or "(no answer found)").strip()[:4000]
+        lines.append(TestResult(f"{item.grade_id} (hand-graded)", item.part, 0.0, item.points,
+                                f"Needs manual grading: {item.title}.\n\n{text}", "manual"))
+    return lines
+
+
+def zero_everything(reason: str) -> list[TestResult]:
+    lines = [TestResult(c.name, c.part, 0.0, c.points, reason, "failed") for c in checks.FUNCTION_CHECKS]
+    lines += [TestResult(c.grade_id, c.part, 0.0, c.points, reason, "failed") for c in checks.CELL_CHECKS]
+    lines += [TestResult(f"{m.grade_id} (hand-graded)", m.part, 0.0, m.points, reason, "manual") for m in checks.MANUAL_ITEMS]
+    return lines
+
+
+def grade_cell_of_notebook(path: Path, grade_id: str) -> list[Item]:
+    """Grade one re-run cell of a notebook (used by the notebook's own hidden tests)."""
+    items, _ = Grader().grade_cell(parse_notebook(path), checks.cell_check(grade_id))
+    return items

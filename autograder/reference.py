@@ -1,0 +1,38 @@
+"""The trusted side: reference functions and cells, read from the nbgrader source notebook."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from autograder import paths
+from autograder.notebook import ParsedNotebook, parse_notebook
+
+
+@functools.lru_cache(maxsize=2)
+def reference_notebook(path: str = str(paths.SOLUTION_NOTEBOOK)) -> ParsedNotebook:
+    parsed = parse_notebook(Path(path))
+    if parsed.error:
+        raise RuntimeError(f"cannot read the solution notebook {path}: {parsed.error}")
+    return parsed
+
+
+@functools.lru_cache(maxsize=2)
+def reference_namespace(path: str = str(paths.SOLUTION_NOTEBOOK)) -> dict:
+    """Execute the solution's definitions (trusted code) and return the namespace."""
+    namespace: dict = {"__name__": "reference_solution"}
+    exec(compile(reference_notebook(path).definitions(), "<reference>", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def reference_function(name: str, path: str = str(paths.SOLUTION_NOTEBOOK)):
+    return reference_namespace(path)[name]
+
+
+def reference_source(names: tuple[str, ...], path: str = str(paths.SOLUTION_NOTEBOOK)) -> str:
+    """Source of the named reference functions, to place beside student code for substitution."""
+    import ast
+
+    tree = ast.parse(reference_notebook(path).definitions())
+    keep = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+            or (isinstance(n, ast.FunctionDef) and n.name in names)]
+    return "\n\n".join(ast.unparse(n) for n in keep)
