@@ -78,9 +78,14 @@ class Grader:
         self.reference = ReferenceCache(self.limits)
 
     # ------------------------------------------------------------------ functions
-    def _function_runs(self, definitions: str) -> dict[str, dict]:
-        """Run all graded functions in one worker; if that worker dies, retry each in its own."""
-        names = [c.name for c in checks.FUNCTION_CHECKS]
+    def grade_functions(self, parsed: ParsedNotebook, names: list[str] | None = None) -> list[TestResult]:
+        """Score the graded functions (all, or just `names`) of a parsed notebook."""
+        names = names or [c.name for c in checks.FUNCTION_CHECKS]
+        runs = self._function_runs(parsed.definitions(), names)
+        return [self._grade_function(checks.function_check(n), runs.get(n, {})) for n in names]
+
+    def _function_runs(self, definitions: str, names: list[str]) -> dict[str, dict]:
+        """Run the graded functions in one worker; if that worker dies, retry each in its own."""
         result = run_job(functions_job(definitions, names), self.limits, self.hide)
         if result.payload is not None:
             return result.payload["results"]
@@ -132,8 +137,7 @@ class Grader:
             result.tests = zero_everything(parsed.error)
             result.execution_time = time.time() - started
             return result
-        runs = self._function_runs(parsed.definitions())
-        result.tests = [self._grade_function(c, runs.get(c.name, {})) for c in checks.FUNCTION_CHECKS]
+        result.tests = self.grade_functions(parsed)
         for check in checks.CELL_CHECKS:
             items, curves = self.grade_cell(parsed, check)
             if check.grade_id == "dpo_training_loop":

@@ -57,9 +57,9 @@ def _string_components(name: str, keys: tuple[str, ...]):
 
 # ---------------------------------------------------------------- apply_chat_template
 def chat_template_probes(hidden: bool) -> list[Probe]:
-    rows = HIDDEN_ROWS if hidden else PUBLIC_ROWS
-    return [Probe("a row rendered with the SmolLM2 template", (rows[0], kit_tokenizer())),
-            Probe("a template whose generation prompt differs from the rendered answer", (rows[0], thinking_tokenizer()))]
+    rows, prefix = (HIDDEN_ROWS, "hidden: ") if hidden else (PUBLIC_ROWS, "")
+    return [Probe(f"{prefix}a row rendered with the SmolLM2 template", (rows[0], kit_tokenizer())),
+            Probe(f"{prefix}a template whose generation prompt differs from the rendered answer", (rows[0], thinking_tokenizer()))]
 
 
 def _render(example, tokenizer, side, generation_prompt=False):
@@ -271,7 +271,7 @@ def dataloader_probes(hidden: bool) -> list[Probe]:
             for i in range(5 if hidden else 4)]
     tokenizer = SimpleNamespace(pad_token_id=9, eos_token_id=9)
     size = 3 if hidden else 2
-    return [Probe(f"{len(rows)} rows, batch_size={size}, shuffle=False", (rows, tokenizer), {"batch_size": size, "shuffle": False})]
+    return [Probe(f"{'hidden: ' if hidden else ''}{len(rows)} rows, batch_size={size}, shuffle=False", (rows, tokenizer), {"batch_size": size, "shuffle": False})]
 
 
 def _dataloader_components(output) -> dict:

@@ -17,7 +17,7 @@ PPO_EPISODES = 8
 # ---------------------------------------------------------------- to_implicit_prompt_preferences
 def implicit_probes(hidden: bool) -> list[Probe]:
     row = (HIDDEN_ROWS if hidden else PUBLIC_ROWS)[0]
-    return [Probe("a preference row", (dict(row),))]
+    return [Probe("hidden: a preference row" if hidden else "a preference row", (dict(row),))]
 
 
 def _implicit_components(output) -> dict:

@@ -1,0 +1,136 @@
+"""`python -m autograder grade PATH... --out DIR`: grade a batch of notebooks.
+
+Submissions are found in files, folders or an nbgrader `submitted/` tree and graded in parallel.
+Each student's results.json is written (atomically) as soon as that student is done, so a killed
+run resumes where it stopped: a submission whose content and grader are unchanged is not regraded.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from autograder import gradebook, paths, report
+from autograder.config import GradeConfig, Limits
+from autograder.grade import Grader, content_hash
+from autograder.results import SubmissionResult, write_json_atomic
+
+
+def grader_version() -> str:
+    """Changes whenever the checks or the solution change, so old results are regraded."""
+    digest = hashlib.sha256(paths.SOLUTION_NOTEBOOK.read_bytes())
+    for source in sorted((paths.REPO_ROOT / "autograder").rglob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def discover(inputs: list[str]) -> list[tuple[str, Path]]:
+    """(student, notebook) pairs from files, folders and nbgrader submitted/<student>/<assignment>/ trees."""
+    found: list[tuple[str, Path]] = []
+    for item in map(Path, inputs):
+        if item.is_file():
+            found.append((item.stem, item))
+            continue
+        if not item.is_dir():
+            raise FileNotFoundError(f"{item} does not exist")
+        root = item / "submitted" if (item / "submitted").is_dir() else item
+        for notebook in sorted(root.rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in notebook.parts:
+                continue
+            relative = notebook.relative_to(root)
+            found.append((relative.parts[0] if len(relative.parts) > 1 else notebook.stem, notebook))
+    seen: dict[str, int] = {}
+    unique = []
+    for student, notebook in found:
+        seen[student] = seen.get(student, 0) + 1
+        unique.append((student if seen[student] == 1 else f"{student}-{seen[student]}", notebook))
+    return unique
+
+
+def _previous(folder: Path, digest: str, version: str) -> SubmissionResult | None:
+    path = folder / "results.json"
+    try:
+        data = json.loads(path.read_text())
+        if data["extra_data"]["content_hash"] == digest and data["extra_data"].get("grader_version") == version:
+            return SubmissionResult.from_gradescope(data)
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+    return None
+
+
+def _save(result: SubmissionResult, folder: Path, version: str) -> None:
+    data = result.to_gradescope()
+    data["extra_data"]["grader_version"] = version
+    try:
+        report.write_feedback(result, folder)
+    finally:
+        write_json_atomic(folder / "results.json", data)
+
+
+def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
+    out = Path(config.out_dir).resolve()
+    submissions = discover(inputs)
+    if not submissions:
+        print("no notebooks found", file=sys.stderr)
+        return []
+    version = grader_version()
+    hide = [str(out)] + [str(Path(i).resolve().parent if Path(i).is_file() else Path(i).resolve()) for i in inputs]
+    grader = Grader(config.limits, hide=hide)
+    results: list[SubmissionResult] = []
+    todo = []
+    for student, notebook in submissions:
+        previous = _previous(out / student, content_hash(notebook), version)
+        if previous is not None:
+            results.append(previous)
+            print(f"[{len(results)}/{len(submissions)}] {student}: {previous.score:g} (unchanged, kept)", flush=True)
+        else:
+            todo.append((student, notebook))
+    started = time.time()
+
+    def work(student: str, notebook: Path) -> SubmissionResult:
+        try:
+            result = grader.grade(notebook, student)
+        except Exception as error:  # noqa: BLE001 - a grader fault on one notebook must not stop the batch
+            result = SubmissionResult(student, str(notebook), content_hash(notebook), error=f"grader error: {error}")
+        _save(result, out / student, version)
+        return result
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, config.jobs)) as pool:
+            futures = {pool.submit(work, s, n): s for s, n in todo}
+            for future in as_completed(futures):
+                result = future.result()
+                results.append(result)
+                note = f" - {result.error}" if result.error else ""
+                print(f"[{len(results)}/{len(submissions)}] {result.student}: {result.score:g} "
+                      f"({result.execution_time:.1f}s){note}", flush=True)
+    finally:
+        if results:
+            gradebook.write_csv(results, out / "gradebook.csv")
+    if todo:
+        print(f"graded {len(todo)} notebook(s) in {time.time() - started:.1f}s", flush=True)
+    if config.gradebook_db:
+        gradebook.record_in_nbgrader(results, config.gradebook_db, config.assignment)
+    return results
+
+
+def main(paths_: list[str], out: str, jobs: int, timeout: float, memory_mb: int, gradebook_db: str | None,
+         no_gradebook: bool) -> int:
+    out_dir = Path(out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    database = None if no_gradebook else (gradebook_db or f"sqlite:///{out_dir / 'gradebook.db'}")
+    config = GradeConfig(out_dir=str(out_dir), jobs=jobs, gradebook_db=database,
+                         limits=Limits(timeout_s=timeout, memory_mb=memory_mb))
+    try:
+        results = grade_all(paths_, config)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if results:
+        print()
+        print(gradebook.class_table(results))
+        print(f"\nresults: {out_dir}/<student>/results.json, feedback.md/.html; class: {out_dir}/gradebook.csv")
+    return 0

@@ -1,0 +1,38 @@
+"""`python -m autograder generate`: build the student notebook from the source with real nbgrader.
+
+nbgrader's generate_assignment replaces each solution region with the code stub `todo()`
+(see nbgrader_config.py), removes hidden tests and clears outputs. The result is copied to
+notebooks/<assignment>/; tests/test_student_notebook.py fails when the committed copy differs.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from autograder import paths
+
+ASSIGNMENT = paths.SOLUTION_NOTEBOOK.parent.name
+
+
+def generate_into(release_root: Path) -> Path:
+    """Run nbgrader generate_assignment with the kit's config; returns the generated notebook path."""
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", "--no-db",
+                   f"--CourseDirectory.root={paths.REPO_ROOT}", f"--CourseDirectory.release_directory={release_root}"]
+        env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": scratch}
+        done = subprocess.run(command, cwd=paths.REPO_ROOT, capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return Path(release_root) / ASSIGNMENT / paths.SOLUTION_NOTEBOOK.name
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as release:
+        generated = generate_into(Path(release))
+        paths.STUDENT_NOTEBOOK.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(generated, paths.STUDENT_NOTEBOOK)
+    print(f"wrote {paths.STUDENT_NOTEBOOK.relative_to(paths.REPO_ROOT)}")
+    return 0

@@ -1,0 +1,86 @@
+"""Class-level outputs: gradebook.csv and grades in nbgrader's own gradebook database."""
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from autograder import checks, paths
+from autograder.results import SubmissionResult
+
+NOTEBOOK = paths.SOLUTION_NOTEBOOK.stem
+
+
+def write_csv(results: list[SubmissionResult], path: Path) -> None:
+    rows = [r.to_row() for r in sorted(results, key=lambda r: r.student)]
+    columns = ["student", "total", *checks.PARTS, "needs_manual", "error", "notebook"]
+    temporary = path.with_suffix(".csv.tmp")
+    with open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    temporary.replace(path)
+
+
+def class_table(results: list[SubmissionResult]) -> str:
+    parts = list(checks.PARTS)
+    header = f"{'student':<24}" + "".join(f"{p[:12]:>13}" for p in parts) + f"{'total':>8}"
+    lines = [header, "-" * len(header)]
+    for result in sorted(results, key=lambda r: r.student):
+        scores = result.part_scores()
+        flag = "  (not gradable)" if result.error else ""
+        lines.append(f"{result.student[:24]:<24}" + "".join(f"{scores[p]:>13.2f}" for p in parts) + f"{result.score:>8.2f}{flag}")
+    maximum = "".join(f"{checks.PARTS[p]:>13.2f}" for p in parts)
+    lines.append(f"{'(points available)':<24}{maximum}{sum(checks.PARTS.values()):>8.2f}")
+    return "\n".join(lines)
+
+
+def _register_assignment(db_url: str, assignment: str) -> None:
+    """Let nbgrader record the assignment and its grade cells, by generating it against this database."""
+    with tempfile.TemporaryDirectory() as course:
+        source = Path(course) / "source" / assignment
+        shutil.copytree(paths.SOLUTION_NOTEBOOK.parent, source)
+        command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+                   f"--CourseDirectory.root={course}", "--CourseDirectory.source_directory=source",
+                   "--CourseDirectory.release_directory=release", f"--CourseDirectory.db_url={db_url}"]
+        env_path = str(Path(sys.executable).parent)
+        done = subprocess.run(command, capture_output=True, text=True, cwd=course,
+                              env={"PATH": env_path + ":/usr/bin:/bin", "HOME": course})
+        if done.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+def _cell_scores(result: SubmissionResult) -> dict[str, float]:
+    """Scores keyed by the source notebook's autograded test cells."""
+    scores: dict[str, float] = {}
+    for test in result.tests:
+        if test.status == "manual":
+            continue
+        grade_id = test.name.split(":")[0]
+        scores[f"test_{grade_id}"] = round(scores.get(f"test_{grade_id}", 0.0) + test.score, 4)
+    return scores
+
+
+def record_in_nbgrader(results: list[SubmissionResult], db_url: str, assignment: str = "dpo_homework") -> None:
+    """Write autograded scores into nbgrader's gradebook; hand-graded cells stay flagged for manual grading."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gradebook:
+        try:
+            gradebook.find_assignment(assignment)
+        except MissingEntry:
+            _register_assignment(db_url, assignment)
+    with Gradebook(db_url) as gradebook:
+        for result in results:
+            gradebook.update_or_create_student(result.student)
+            gradebook.update_or_create_submission(assignment, result.student)
+            for cell, score in _cell_scores(result).items():
+                try:
+                    grade = gradebook.find_grade(cell, NOTEBOOK, assignment, result.student)
+                except MissingEntry:
+                    continue
+                grade.auto_score = min(score, grade.max_score)
+            gradebook.db.commit()

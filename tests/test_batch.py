@@ -1,0 +1,131 @@
+"""End to end: the `grade` verb on the bundled example submissions, with a killed run resumed.
+
+This is the suite's one full-notebook grading run (several minutes on 2 cores)."""
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from autograder import paths
+from autograder.batch import discover, grade_all
+from autograder.config import GradeConfig, Limits
+
+EXAMPLES = paths.REPO_ROOT / "data" / "example_submissions"
+
+
+def _results(out, student):
+    return json.loads((out / student / "results.json").read_text())
+
+
+def _test(data, name):
+    return next(t for t in data["tests"] if t["name"] == name)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, kit_assets):
+    """Start the CLI, kill it once the first student is written, then resume in-process."""
+    out = tmp_path_factory.mktemp("grades")
+    inputs = tmp_path_factory.mktemp("inputs")
+    for notebook in EXAMPLES.glob("*.ipynb"):
+        shutil.copy(notebook, inputs / notebook.name)
+    shutil.copy(EXAMPLES / "alice.ipynb", inputs / "alice_again.ipynb")
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(inputs), "--out", str(out),
+                                "--jobs", "1", "--no-gradebook"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 400
+    while time.time() < deadline and not list(out.glob("*/results.json")):
+        time.sleep(1)
+    process.kill()
+    process.wait()
+    survivors = {p.parent.name: p.stat().st_mtime for p in out.glob("*/results.json")}
+    assert survivors, "the first run wrote no result before it was killed"
+    config = GradeConfig(out_dir=str(out), jobs=2, gradebook_db=f"sqlite:///{out / 'gradebook.db'}",
+                         limits=Limits(timeout_s=300))
+    results = grade_all([str(inputs)], config)
+    return out, inputs, survivors, config, {r.student: r for r in results}
+
+
+def test_killed_run_resumes_without_regrading(graded):
+    out, _, survivors, _, results = graded
+    assert len(results) == 6
+    for student, mtime in survivors.items():
+        assert (out / student / "results.json").stat().st_mtime == mtime, f"{student} was graded twice"
+
+
+def test_a_second_run_regrades_nothing(graded, capsys):
+    out, inputs, _, config, _ = graded
+    before = {p: p.stat().st_mtime for p in out.glob("*/results.json")}
+    grade_all([str(inputs)], config)
+    assert {p: p.stat().st_mtime for p in out.glob("*/results.json")} == before
+    assert capsys.readouterr().out.count("unchanged, kept") == 6
+
+
+def test_same_notebook_gives_identical_results(graded):
+    out = graded[0]
+    first, second = _results(out, "alice"), _results(out, "alice_again")
+    assert first["score"] == second["score"]
+    assert [(t["name"], t["score"], t["output"]) for t in first["tests"]] == \
+           [(t["name"], t["score"], t["output"]) for t in second["tests"]]
+
+
+def test_reference_submission_gets_every_autograded_point(graded):
+    data = _results(graded[0], "alice")
+    auto = [t for t in data["tests"] if "manual" not in t["tags"]]
+    assert all(t["score"] == t["max_score"] for t in auto), [t for t in auto if t["score"] != t["max_score"]]
+    assert data["score"] == pytest.approx(7.9)
+    manual = [t for t in data["tests"] if "manual" in t["tags"]]
+    assert any("closest to the answer" in t["output"] for t in manual), "the written answer is copied into feedback"
+
+
+def test_flawed_submissions_lose_points_with_named_mistakes(graded):
+    out = graded[0]
+    bob, carol, dave = _results(out, "bob"), _results(out, "carol"), _results(out, "dave")
+    assert _test(bob, "get_log_prob")["score"] == 0 and "one-token shift" in _test(bob, "get_log_prob")["output"]
+    assert _test(bob, "pad")["score"] < 0.2 and "padding_side" in _test(bob, "pad")["output"]
+    assert _test(bob, "dpo_loss")["score"] == 1.0
+    assert "summed over the batch" in _test(carol, "dpo_loss")["output"]
+    assert "pad_token_id" in _test(carol, "pad_collate_fn")["output"]
+    reference_item = _test(carol, "dpo_training_loop: frozen reference model")
+    assert reference_item["score"] == 0 and "torch.no_grad" in reference_item["output"]
+    assert _test(dave, "pad")["score"] == 0.2
+    assert "NotImplementedError" in _test(dave, "to_implicit_prompt_preferences")["output"]
+    assert sum(t["score"] for t in dave["tests"] if t["tags"][0] in ("reward_model", "ppo", "dpo_training")) == 0
+
+
+def test_unreadable_notebook_scores_zero_with_a_reason(graded):
+    erin = _results(graded[0], "erin")
+    assert erin["score"] == 0 and "not valid JSON" in erin["output"]
+
+
+def test_outputs_follow_their_formats(graded):
+    out = graded[0]
+    data = _results(out, "carol")
+    assert {"score", "execution_time", "tests"} <= set(data)
+    assert all({"name", "score", "max_score", "output", "visibility"} <= set(t) for t in data["tests"])
+    for name in ("feedback.md", "feedback.html", "loss_curve.png"):
+        assert (out / "alice" / name).is_file(), name
+    feedback = (out / "carol" / "feedback.md").read_text()
+    assert "summed over the batch" in feedback and "## DPO training" in feedback
+    rows = (out / "gradebook.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("student,total,data_prep") and len(rows) == 7
+
+
+def test_grades_reach_nbgraders_gradebook(graded):
+    from nbgrader.api import Gradebook
+
+    out = graded[0]
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gradebook:
+        assert gradebook.find_grade("test_get_log_prob", "dpo_homework", "dpo_homework", "alice").score == 1.0
+        assert gradebook.find_grade("test_get_log_prob", "dpo_homework", "dpo_homework", "bob").score == 0.0
+        assert gradebook.find_grade("test_dpo_training_loop", "dpo_homework", "dpo_homework", "alice").score == 2.0
+        answer = gradebook.find_grade("truncation_answer", "dpo_homework", "dpo_homework", "alice")
+        assert answer.needs_manual_grade
+
+
+def test_nbgrader_submitted_tree_is_discovered(tmp_path):
+    notebook = tmp_path / "submitted" / "zoe" / "dpo_homework" / "dpo_homework.ipynb"
+    notebook.parent.mkdir(parents=True)
+    shutil.copy(EXAMPLES / "alice.ipynb", notebook)
+    assert discover([str(tmp_path)]) == [("zoe", notebook)]
