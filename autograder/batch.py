@@ -54,7 +54,8 @@ def _previous(folder: Path, digest: str, version: str) -> SubmissionResult | Non
     path = folder / "results.json"
     try:
         data = json.loads(path.read_text())
-        if data["extra_data"]["content_hash"] == digest and data["extra_data"].get("grader_version") == version:
+        extra = data["extra_data"]
+        if extra["content_hash"] == digest and extra.get("grader_version") == version and not extra.get("grader_fault"):
             return SubmissionResult.from_gradescope(data)
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
@@ -64,6 +65,8 @@ def _previous(folder: Path, digest: str, version: str) -> SubmissionResult | Non
 def _save(result: SubmissionResult, folder: Path, version: str) -> None:
     data = result.to_gradescope()
     data["extra_data"]["grader_version"] = version
+    # A fault of the grader itself (not of the notebook) is retried by the next run.
+    data["extra_data"]["grader_fault"] = bool(result.error and result.error.startswith("grader error"))
     try:
         report.write_feedback(result, folder)
     finally:

@@ -122,7 +122,6 @@ class Grader:
             return [Item(check.grade_id, check.points, False, f"the cell failed: {reason}")], {}
         items = check.judge(facts, reference_facts, data)
         if payload.get("cell_error"):
-            items = [Item(i.name, i.points, i.passed, i.message) for i in items]
             items.insert(0, Item("cell ran to the end", 0.0, False, f"the cell raised: {payload['cell_error']}"))
         return items, {"student": facts.get("losses"), "reference": reference_facts.get("losses")}
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import subprocess
 import sys
@@ -64,10 +65,18 @@ def _cell_scores(result: SubmissionResult) -> dict[str, float]:
     return scores
 
 
+def _venv_on_path() -> None:
+    """nbgrader creates a database by running the `alembic` script, which sits beside this Python."""
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
 def record_in_nbgrader(results: list[SubmissionResult], db_url: str, assignment: str = "dpo_homework") -> None:
     """Write autograded scores into nbgrader's gradebook; hand-graded cells stay flagged for manual grading."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    _venv_on_path()
     with Gradebook(db_url) as gradebook:
         try:
             gradebook.find_assignment(assignment)

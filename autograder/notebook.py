@@ -19,7 +19,6 @@ CELL_MARKERS = {
     "reward_training": "RewardTrainer(",
     "ppo_training": "PPOTrainer(",
 }
-ANSWER_CELLS = ("truncation_answer", "analysis_conclusion", "analysis_plots", "write_model_card")
 
 
 @dataclass

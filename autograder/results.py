@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.checks import PARTS
@@ -82,7 +82,3 @@ def write_json_atomic(path: Path, data: dict) -> None:
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(json.dumps(data, indent=1, allow_nan=False, default=str))
     os.replace(temporary, path)
-
-
-def as_dict(result: SubmissionResult) -> dict:
-    return asdict(result)

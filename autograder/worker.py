@@ -3,12 +3,14 @@
 Parent side: `run_job(job, limits, hide)` starts `python -m autograder.worker`, inside
 `unshare --net --mount --pid` when this process is root and unshare works, sends the job as JSON
 on stdin and reads one JSON payload from a private pipe. The child hides the kit's solutions,
-tests, data and the grading folders behind empty tmpfs mounts, drops to user `nobody`, applies
-resource limits and only then executes student code. Nothing from the worker is unpickled.
+tests, data and the grading folders behind empty tmpfs mounts, makes the rest read-only, drops
+to an unprivileged uid of its own, applies resource limits and only then runs student code.
+Nothing from the worker is unpickled.
 """
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import shutil
@@ -23,7 +25,8 @@ from pathlib import Path
 from autograder import paths
 from autograder.config import Limits
 
-NOBODY = 65534
+WORKER_UIDS = (100_000, 60_000)  # unprivileged uids handed out to workers: base .. base + span
+_next_worker = itertools.count()
 
 
 @dataclass
@@ -68,7 +71,9 @@ def run_job(job: dict, limits: Limits, hide: list[str] | None = None) -> WorkerR
     scratch = Path(tempfile.mkdtemp(prefix="kit-worker-"))
     read_fd, write_fd = os.pipe()
     sandboxed = sandbox_available()
-    job = dict(job, payload_fd=write_fd, scratch=str(scratch), limits=limits.__dict__, sandboxed=sandboxed,
+    base, span = WORKER_UIDS
+    uid = base + (os.getpid() * 7919 + next(_next_worker)) % span  # distinct per concurrent worker
+    job = dict(job, uid=uid, payload_fd=write_fd, scratch=str(scratch), limits=limits.__dict__, sandboxed=sandboxed,
                hide=[str(p) for p in (hide or []) + default_hidden() if Path(p).exists()])
     command = [sys.executable, "-m", "autograder.worker"]
     if sandboxed:
@@ -134,7 +139,7 @@ def _payload_error(returncode: int, data: bytes, limits: Limits) -> str | None:
     if len(data) > limits.payload_mb << 20:
         return f"the result was larger than {limits.payload_mb} MB"
     if not data:
-        if returncode and returncode < 0 or returncode in (137, -9):
+        if returncode < 0 or returncode == 137:
             return "the worker was killed (likely the memory limit or a crash)"
         return f"the worker exited (code {returncode}) before reporting: sys.exit, os._exit or a crash in student code"
     return None
@@ -159,8 +164,8 @@ def _closed_ancestor(path: Path) -> Path | None:
     return None
 
 
-def _expose_to_nobody(needed: list[Path], scratch: Path) -> None:
-    """Keep `needed` folders readable after the drop to nobody when they sit under a closed folder.
+def _expose_to_workers(needed: list[Path], scratch: Path) -> None:
+    """Keep `needed` folders readable after the privilege drop when they sit under a closed folder.
 
     Each one is bind-mounted aside, an open tmpfs covers its closed ancestor (such as /root), and
     the folder is bound back at its old path. Nothing else under that ancestor stays visible."""
@@ -188,13 +193,14 @@ def _enter_sandbox(job: dict) -> None:
         _mount("-t", "tmpfs", "-o", "size=1m,mode=000", "tmpfs", folder)
     _mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", str(scratch))
     _mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/dev/shm")
-    _expose_to_nobody([Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), paths.cache_dir()], scratch)
+    _expose_to_workers([Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), paths.cache_dir()], scratch)
     _mount("-o", "remount,bind,ro", "/")
     os.chdir(scratch)
 
 
-def _drop_privileges(limits: Limits) -> None:
-    """Limits for everyone; when root, become nobody so the limits and file permissions bind."""
+def _drop_privileges(limits: Limits, job_uid: int) -> None:
+    """Limits for everyone; when root, become an unprivileged uid of this worker's own, so the
+    process limit (counted per uid) and file permissions bind without touching other workers."""
     import resource
 
     memory = limits.memory_mb << 20
@@ -203,9 +209,10 @@ def _drop_privileges(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if os.geteuid() == 0:
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        uid = job_uid
         os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+        os.setgid(uid)
+        os.setuid(uid)
 
 
 def _send(job: dict, payload: dict) -> None:
@@ -226,7 +233,7 @@ def main() -> None:
         _enter_sandbox(job)
     os.chdir(job["scratch"])
     prepared = run_student.prepare(job)  # trusted: probes, models and data, built before student code
-    _drop_privileges(Limits(**job["limits"]))
+    _drop_privileges(Limits(**job["limits"]), job["uid"])
     payload = run_student.execute(job, prepared)
     _send(job, payload)
     sys.stdout.flush()

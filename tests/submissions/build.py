@@ -1,0 +1,111 @@
+"""Build student submissions for the grader tests: the reference notebook with cells swapped out.
+
+Every helper returns a fresh nbformat notebook (never the cached original), so tests can edit
+freely. `write` puts a notebook in a pytest tmp_path; `write_bytes` writes anything at all, for
+notebooks that are not even JSON.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import textwrap
+from pathlib import Path
+
+import nbformat
+
+from autograder import paths
+
+
+@functools.lru_cache(maxsize=1)
+def _reference() -> nbformat.NotebookNode:
+    return nbformat.read(str(paths.SOLUTION_NOTEBOOK), as_version=4)
+
+
+def solution_notebook() -> nbformat.NotebookNode:
+    """A deep copy of the reference (nbgrader source) notebook, solutions included."""
+    return copy.deepcopy(_reference())
+
+
+def grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def cell_index(nb, grade_id_: str) -> int:
+    for index, cell in enumerate(nb.cells):
+        if grade_id(cell) == grade_id_:
+            return index
+    raise KeyError(f"no cell with grade_id {grade_id_!r} in the notebook")
+
+
+def source(grade_id_: str) -> str:
+    """The reference source of one cell."""
+    return _reference().cells[cell_index(_reference(), grade_id_)].source
+
+
+def _clean(text: str) -> str:
+    return textwrap.dedent(text).strip("\n") + "\n"
+
+
+def replace_cell(nb, grade_id_: str, new_source: str) -> nbformat.NotebookNode:
+    """Replace, in place, the whole source of the cell tagged `grade_id_` (dedented); returns nb."""
+    nb.cells[cell_index(nb, grade_id_)].source = _clean(new_source)
+    return nb
+
+
+def with_cell(grade_id_: str, new_source: str, nb=None) -> nbformat.NotebookNode:
+    """A copy of `nb` (default: the reference) whose cell `grade_id_` has `new_source` as its source."""
+    return replace_cell(copy.deepcopy(nb) if nb is not None else solution_notebook(), grade_id_, new_source)
+
+
+def with_cells(replacements: dict[str, str], nb=None) -> nbformat.NotebookNode:
+    """A copy with several cells replaced at once."""
+    result = copy.deepcopy(nb) if nb is not None else solution_notebook()
+    for grade_id_, new_source in replacements.items():
+        replace_cell(result, grade_id_, new_source)
+    return result
+
+
+def without_cell(grade_id_: str, nb=None) -> nbformat.NotebookNode:
+    """A copy with the cell tagged `grade_id_` deleted."""
+    result = copy.deepcopy(nb) if nb is not None else solution_notebook()
+    del result.cells[cell_index(result, grade_id_)]
+    return result
+
+
+def code_cell(text: str, grade_id_: str | None = None) -> nbformat.NotebookNode:
+    """A new code cell, untagged unless `grade_id_` is given."""
+    cell = nbformat.v4.new_code_cell(_clean(text))
+    if grade_id_ is not None:
+        cell.metadata["nbgrader"] = {"grade": False, "grade_id": grade_id_, "locked": False,
+                                     "schema_version": 3, "solution": True, "task": False}
+    return cell
+
+
+def insert_before(grade_id_: str, cell, nb=None) -> nbformat.NotebookNode:
+    """A copy with `cell` inserted just before the cell tagged `grade_id_`."""
+    result = copy.deepcopy(nb) if nb is not None else solution_notebook()
+    result.cells.insert(cell_index(result, grade_id_), cell)
+    return result
+
+
+def insert_after(grade_id_: str, cell, nb=None) -> nbformat.NotebookNode:
+    """A copy with `cell` inserted just after the cell tagged `grade_id_`."""
+    result = copy.deepcopy(nb) if nb is not None else solution_notebook()
+    result.cells.insert(cell_index(result, grade_id_) + 1, cell)
+    return result
+
+
+def write(nb, path: Path | str) -> Path:
+    """Write `nb` as an .ipynb file (without validation: tests also build odd notebooks)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path), version=nbformat.NO_CONVERT)
+    return path
+
+
+def write_bytes(data: bytes, path: Path | str) -> Path:
+    """Write raw bytes as a 'notebook' (broken JSON, other formats)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
