@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--memory-mb", type=int, default=6144, help="memory limit per worker in MiB (default: 6144)")
     grade.add_argument("--gradebook", default=None, help="nbgrader db URL (default: sqlite:///OUT/gradebook.db)")
     grade.add_argument("--no-gradebook", action="store_true", help="skip nbgrader's gradebook database")
+    grade.add_argument("--hide", action="append", default=[], metavar="DIR",
+                       help="another folder student code must not see, e.g. a course's source/ (repeatable)")
     verbs.add_parser("demo", help="the main job: assets, smoke run of the solution, grading the examples")
     return parser
 
@@ -61,7 +63,8 @@ def cli(argv: list[str] | None = None) -> int:
     if args.verb == "grade":
         from autograder import batch
 
-        return batch.main(args.paths, args.out, args.jobs, args.timeout, args.memory_mb, args.gradebook, args.no_gradebook)
+        return batch.main(args.paths, args.out, args.jobs, args.timeout, args.memory_mb, args.gradebook,
+                          args.no_gradebook, args.hide)
     if args.verb == "demo":
         from autograder import demo
 

@@ -80,7 +80,8 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
         print("no notebooks found", file=sys.stderr)
         return []
     version = grader_version()
-    hide = [str(out)] + [str(Path(i).resolve().parent if Path(i).is_file() else Path(i).resolve()) for i in inputs]
+    hide = [str(out), *config.hide] + [str(Path(i).resolve().parent if Path(i).is_file() else Path(i).resolve())
+                                       for i in inputs]
     grader = Grader(config.limits, hide=hide)
     results: list[SubmissionResult] = []
     todo = []
@@ -121,11 +122,11 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
 
 
 def main(paths_: list[str], out: str, jobs: int, timeout: float, memory_mb: int, gradebook_db: str | None,
-         no_gradebook: bool) -> int:
+         no_gradebook: bool, hide: list[str] | None = None) -> int:
     out_dir = Path(out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     database = None if no_gradebook else (gradebook_db or f"sqlite:///{out_dir / 'gradebook.db'}")
-    config = GradeConfig(out_dir=str(out_dir), jobs=jobs, gradebook_db=database,
+    config = GradeConfig(out_dir=str(out_dir), jobs=jobs, gradebook_db=database, hide=list(hide or []),
                          limits=Limits(timeout_s=timeout, memory_mb=memory_mb))
     try:
         results = grade_all(paths_, config)

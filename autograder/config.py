@@ -25,4 +25,4 @@ class GradeConfig:
     limits: Limits = field(default_factory=Limits)
     gradebook_db: str | None = field(default=None, metadata={"help": "nbgrader gradebook URL; None skips it"})
     assignment: str = field(default="dpo_homework", metadata={"help": "nbgrader assignment name"})
-    solution: str | None = field(default=None, metadata={"help": "solution notebook; default: the kit's"})
+    hide: list[str] = field(default_factory=list, metadata={"help": "more folders student code must not see"})

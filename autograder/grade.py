@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from autograder import checks
@@ -16,7 +17,7 @@ from autograder.checks.cell_check import CellCheck, Item
 from autograder.checks.function_check import FunctionCheck, score
 from autograder.config import Limits
 from autograder.notebook import ParsedNotebook, parse_notebook
-from autograder.reference import reference_function, reference_notebook, reference_source
+from autograder.reference import reference_for_check, reference_notebook, reference_source
 from autograder.results import SubmissionResult, TestResult
 from autograder.worker import run_job
 
@@ -39,7 +40,7 @@ class ReferenceCache:
         with self._lock:
             if check.name not in self._functions:
                 probes = check.build_probes(True)
-                reference = reference_function(check.name)
+                reference = reference_for_check(check)
                 runs = [check.run(reference, p) for p in probes]
                 mistakes = [[check.run(m.implementation, p) for m in check.mistakes] for p in probes]
                 self._functions[check.name] = (probes, runs, mistakes)
@@ -60,9 +61,28 @@ class ReferenceCache:
             return self._cells[check.grade_id]
 
 
+def worker_groups(names: list[str]) -> list[list[str]]:
+    """Split functions among workers so no worker holds reference code for a function it grades:
+    each function with reference helpers gets a worker of its own."""
+    plain = [n for n in names if not checks.function_check(n).substitutes]
+    return ([plain] if plain else []) + [[n] for n in names if checks.function_check(n).substitutes]
+
+
+def redact(message: str, secret: str) -> str:
+    """Hide a message that quotes reference code (a student's error could try to print it)."""
+    quoted = [line.strip() for line in secret.splitlines() if len(line.strip()) >= 16]
+    if any(line in message for line in quoted):
+        return "(message withheld: it quoted the grader's reference code)"
+    return message
+
+
 def cell_job(check: CellCheck, definitions: str, cell_source: str, data: dict) -> dict:
     return {"kind": "cell", "grade_id": check.grade_id, "student_code": definitions, "cell_source": cell_source,
-            "substitutes_code": reference_source(check.substitutes) if check.substitutes else "", "data": data}
+            "substitutes_code": cell_job_secret(check), "data": data}
+
+
+def cell_job_secret(check: CellCheck) -> str:
+    return reference_source(check.substitutes) if check.substitutes else ""
 
 
 def functions_job(definitions: str, names: list[str]) -> dict:
@@ -81,7 +101,9 @@ class Grader:
     def grade_functions(self, parsed: ParsedNotebook, names: list[str] | None = None) -> list[TestResult]:
         """Score the graded functions (all, or just `names`) of a parsed notebook."""
         names = names or [c.name for c in checks.FUNCTION_CHECKS]
-        runs = self._function_runs(parsed.definitions(), names)
+        runs: dict[str, dict] = {}
+        for group in worker_groups(names):
+            runs.update(self._function_runs(parsed.definitions(), group))
         return [self._grade_function(checks.function_check(n), runs.get(n, {})) for n in names]
 
     def _function_runs(self, definitions: str, names: list[str]) -> dict[str, dict]:
@@ -89,19 +111,24 @@ class Grader:
         result = run_job(functions_job(definitions, names), self.limits, self.hide)
         if result.payload is not None:
             return result.payload["results"]
+        # Isolate the culprit, so one bad function does not cost the others; a retry runs one
+        # function only, so it gets a shorter clock (the student may have disabled its alarm).
+        single_limits = replace(self.limits, timeout_s=min(self.limits.timeout_s, self.limits.function_timeout_s + 40))
         runs = {}
-        for name in names:  # isolate the culprit: one bad function must not cost the others
-            single = run_job(functions_job(definitions, [name]), self.limits, self.hide)
+        for name in names:
+            single = run_job(functions_job(definitions, [name]), single_limits, self.hide)
             runs[name] = single.payload["results"][name] if single.payload else {"missing": f"`{name}`: {single.error}"}
         return runs
 
     def _grade_function(self, check: FunctionCheck, outcome: dict) -> TestResult:
+        secret = reference_source(check.substitutes) if check.substitutes else ""
         if "runs" not in outcome:
-            return TestResult(check.name, check.part, 0.0, check.points, outcome.get("missing", "not graded"), "failed")
+            reason = redact(outcome.get("missing", "not graded"), secret)
+            return TestResult(check.name, check.part, 0.0, check.points, reason, "failed")
         probes, reference_runs, mistake_runs = self.reference.function(check)
         verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, outcome["runs"], reference_runs, mistake_runs)]
         points = score(check, verdicts)
-        failures = [v.message for v in verdicts if not v.passed]
+        failures = [redact(v.message, secret) for v in verdicts if not v.passed]
         output = f"all {len(verdicts)} checks passed" if not failures else "\n".join(failures)
         return TestResult(check.name, check.part, points, check.points, output, "passed" if not failures else "failed")
 
@@ -116,6 +143,10 @@ class Grader:
         if result.payload is None:
             return [Item(check.grade_id, check.points, False, f"the cell could not be graded: {result.error}")], {}
         payload = result.payload
+        secret = cell_job_secret(check)
+        for key in ("cell_error", "collect_error"):
+            if payload.get(key):
+                payload[key] = redact(payload[key], secret)
         facts = payload.get("facts")
         if not facts:
             reason = payload.get("cell_error") or payload.get("collect_error") or "nothing to grade"

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAGIC = re.compile(r"^(\s*)(%|!)")
+# Cell magics that run their body as Python; any other cell magic (%%bash, %%html ...) is not Python.
+PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun", "%%debug")
 # Cells the grader re-runs, found by nbgrader grade_id, else by a telltale line.
 CELL_MARKERS = {
     "dpo_training_loop": "losses.append",
@@ -83,7 +85,10 @@ def strip_magics(source: str) -> str:
     """Replace IPython magics and shell escapes with `pass`, keeping indentation and line numbers."""
     lines = source.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
-        return "\n".join("pass" if i == 0 else "# " + line for i, line in enumerate(lines))
+        if lines[0].split()[0] in PYTHON_CELL_MAGICS:
+            lines = ["pass"] + lines[1:]
+        else:
+            return "\n".join("pass" if i == 0 else "# " + line for i, line in enumerate(lines))
     return "\n".join(MAGIC.sub(r"\1pass  # ", line) if MAGIC.match(line) else line for line in lines)
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 
 from autograder import checks
-from autograder.reference import reference_function
+from autograder.reference import reference_for_check
 from autograder.selfcheck import FIXTURES
 
 
 def compute() -> dict:
-    return {check.name: [check.run(reference_function(check.name), probe) for probe in check.build_probes(False)]
+    return {check.name: [check.run(reference_for_check(check), probe) for probe in check.build_probes(False)]
             for check in checks.FUNCTION_CHECKS}
 
 

@@ -36,3 +36,13 @@ def reference_source(names: tuple[str, ...], path: str = str(paths.SOLUTION_NOTE
     keep = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
             or (isinstance(n, ast.FunctionDef) and n.name in names)]
     return "\n\n".join(ast.unparse(n) for n in keep)
+
+
+def reference_for_check(check) -> object:
+    """The reference function a check compares against, with the check's stand-in helpers if any."""
+    if not check.stubs:
+        return reference_function(check.name)
+    namespace: dict = {}
+    exec(compile(reference_source((check.name,)), "<reference>", "exec"), namespace)  # noqa: S102
+    exec(compile(check.stubs, "<stubs>", "exec"), namespace)  # noqa: S102
+    return namespace[check.name]

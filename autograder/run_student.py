@@ -38,13 +38,16 @@ def _short_error(error: BaseException) -> str:
 def _run_guarded(action, seconds: float):
     """Run `action()` under an alarm; returns (value, error text or None)."""
     signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return action(), None
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            value = action()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
     except BaseException as error:  # noqa: BLE001 - student code may raise anything, SystemExit included
+        # An alarm that fires while the timer is being cleared also lands here, as a timeout.
         return None, _short_error(error)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+    return value, None
 
 
 def prepare(job: dict) -> dict:
@@ -71,9 +74,9 @@ def _run_function(job: dict, name: str, probes, limits: Limits) -> dict:
     check = checks.function_check(name)
     namespace: dict = {"__name__": "__student__"}
     _, define_error = _run_guarded(lambda: _exec(job["student_code"], namespace, "<student notebook>"), limits.function_timeout_s)
-    substitutes = job["substitutes"].get(name, "")
-    if substitutes:
-        _run_guarded(lambda: _exec(substitutes, namespace, "<reference helpers>"), limits.function_timeout_s)
+    for helpers, label in ((job["substitutes"].get(name, ""), "<reference helpers>"), (check.stubs, "<grader stubs>")):
+        if helpers:
+            _exec(helpers, namespace, label)
     fn = namespace.get(name)
     if not callable(fn):
         reason = f"`{name}` is not defined in the notebook"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import types
 from pathlib import Path
 
 from autograder import checks
@@ -28,17 +29,26 @@ def verdicts_for(check: FunctionCheck, fn, hidden: bool) -> list[Verdict]:
     (grade.py) isolates each function with the reference helpers instead."""
     probes = check.build_probes(hidden)
     if hidden:
-        from autograder.reference import reference_function
+        from autograder.reference import reference_for_check
 
-        expected = [check.run(reference_function(check.name), p) for p in probes]
+        expected = [check.run(reference_for_check(check), p) for p in probes]
     else:
         expected = expected_public(check.name)
+    if check.stubs:
+        fn = _with_stubs(fn, check.stubs)
     results = []
     for probe, want in zip(probes, expected):
         got = check.run(fn, probe)
         mistakes = [check.run(m.implementation, probe) for m in check.mistakes]
         results.append(check.judge(probe, got, want, mistakes))
     return results
+
+
+def _with_stubs(fn, stubs: str):
+    """A copy of `fn` that sees the check's stand-in helpers, leaving the notebook's own untouched."""
+    namespace = dict(fn.__globals__)
+    exec(compile(stubs, "<stubs>", "exec"), namespace)  # noqa: S102 - grader-owned code
+    return types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
 def _report(name: str, verdicts: list[Verdict]) -> None:

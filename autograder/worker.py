@@ -80,10 +80,14 @@ def run_job(job: dict, limits: Limits, hide: list[str] | None = None) -> WorkerR
         command = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child=SIGKILL"] + command
     else:
         os.chmod(scratch, 0o1777)
+        (scratch / "tmp").mkdir(mode=0o1777)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch), "PYTHONPATH": str(paths.REPO_ROOT),
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(scratch / "hf"),
            "MPLCONFIGDIR": str(scratch / "mpl"), "MPLBACKEND": "Agg", "TRL_EXPERIMENTAL_SILENCE": "1",
+           # The file system is read-only outside the scratch folder, so every cache and temp file goes there.
+           "TMPDIR": str(scratch / "tmp"), "XDG_CACHE_HOME": str(scratch / "cache"),
+           "TORCHINDUCTOR_CACHE_DIR": str(scratch / "cache" / "inductor"), "TRITON_CACHE_DIR": str(scratch / "cache" / "triton"),
            "KIT_CACHE_DIR": str(paths.cache_dir()), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
     started = time.time()
     output, payload = [], []
@@ -192,6 +196,8 @@ def _enter_sandbox(job: dict) -> None:
     for folder in job["hide"]:
         _mount("-t", "tmpfs", "-o", "size=1m,mode=000", "tmpfs", folder)
     _mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", str(scratch))
+    (scratch / "tmp").mkdir(mode=0o1777)
+    os.chmod(scratch / "tmp", 0o1777)
     _mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/dev/shm")
     _expose_to_workers([Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), paths.cache_dir()], scratch)
     _mount("-o", "remount,bind,ro", "/")

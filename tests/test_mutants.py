@@ -90,11 +90,11 @@ FUNCTION_MUTANTS = [
             return (token_log_probs * mask).sum(-1)
         '''),
     # ------------------------------------------------------------------ pad
-    _m("pad_always_right", "pad", "padding_side", '''
+    _m("pad_always_right", "pad", "ignores padding_side: it always pads on the right", '''
         def pad(tensors, padding_value=0, padding_side="right"):
             return torch.nn.utils.rnn.pad_sequence(list(tensors), batch_first=True, padding_value=padding_value)
         '''),
-    _m("pad_always_left", "pad", "padding_side", '''
+    _m("pad_always_left", "pad", "ignores padding_side: it always pads on the left", '''
         def pad(tensors, padding_value=0, padding_side="right"):
             longest = max(t.shape[0] for t in tensors)
             rows = []
@@ -103,7 +103,7 @@ FUNCTION_MUTANTS = [
                 rows.append(torch.cat([filler, t]))
             return torch.stack(rows)
         '''),
-    _m("pad_value_ignored", "pad", "padding_value", '''
+    _m("pad_value_ignored", "pad", "ignores padding_value", '''
         def pad(tensors, padding_value=0, padding_side="right"):
             longest = max(len(t) for t in tensors)
             out = torch.zeros(len(tensors), longest, dtype=tensors[0].dtype)
@@ -133,7 +133,7 @@ FUNCTION_MUTANTS = [
                 out[f"{part}_attn_mask"] = torch.ones_like(ids)
             return out
         '''),
-    _m("collate_masks_from_pad_id", "pad_collate_fn", "pad_token_id", '''
+    _m("collate_masks_from_pad_id", "pad_collate_fn", "compare ids with pad_token_id", '''
         def pad_collate_fn(batch, pad_token_id):
             out = {}
             for part, side in (("prompt", "left"), ("chosen", "right"), ("rejected", "right")):
@@ -152,7 +152,7 @@ FUNCTION_MUTANTS = [
             return out
         '''),
     # ------------------------------------------------------------------ tokenize_row
-    _m("tokenize_prompt_wrong_side", "tokenize_row", "truncated from the wrong side", '''
+    _m("tokenize_prompt_wrong_side", "tokenize_row", "prompt is truncated from the wrong side", '''
         def tokenize_row(example, tokenizer, max_prompt_length=512, max_completion_length=None):
             prompt_ids = tokenizer(example["prompt"], add_special_tokens=False)["input_ids"][:max_prompt_length]
             result = {"prompt_input_ids": prompt_ids}
@@ -163,7 +163,7 @@ FUNCTION_MUTANTS = [
                 result[f"{side}_input_ids"] = ids
             return result
         '''),
-    _m("tokenize_completion_not_truncated", "tokenize_row", "not truncated", '''
+    _m("tokenize_completion_not_truncated", "tokenize_row", "are not truncated", '''
         def tokenize_row(example, tokenizer, max_prompt_length=512, max_completion_length=None):
             prompt_ids = tokenizer(example["prompt"], add_special_tokens=False)["input_ids"]
             return {
@@ -203,7 +203,7 @@ FUNCTION_MUTANTS = [
             return result
         '''),
     # ------------------------------------------------------------------ apply_chat_template
-    _m("template_no_generation_prompt", "apply_chat_template", "generation prompt", '''
+    _m("template_no_generation_prompt", "apply_chat_template", "lacks the generation prompt", '''
         def apply_chat_template(example, tokenizer):
             messages = [{"role": "user", "content": example["prompt"]}]
             prompt = tokenizer.apply_chat_template(messages, tokenize=False)
@@ -413,7 +413,9 @@ def student_dpo_loop(*, truncate="[:, :MAX_SEQ_LEN]", reference="ref_model", no_
 
 
 def _reward_without_training() -> str:
-    return build.source("reward_training").replace("reward_trainer.train()", "# reward_trainer.train()  # takes too long")
+    source = build.source("reward_training")
+    assert "reward_trainer.train()" in source, "the reference reward_training cell changed"
+    return source.replace("reward_trainer.train()", "# reward_trainer.train()  # takes too long")
 
 
 def _ppo(old: str, new: str) -> str:
@@ -438,6 +440,15 @@ CELL_MUTANTS = [
     CellMutant("loop_truncates_left", "dpo_training_loop",
                student_dpo_loop(truncate="[:, -MAX_SEQ_LEN:]"),
                "concatenation and truncation", ("wrong side",), ("loss trajectory",)),
+    CellMutant("loop_without_optimizer_step", "dpo_training_loop",
+               student_dpo_loop().replace("scaler.step(optimizer)", "# scaler.step(optimizer)  # crashed, commented out"),
+               "loss trajectory", ("differ from the reference",)),
+    CellMutant("loop_chosen_rejected_swapped", "dpo_training_loop",
+               student_dpo_loop().replace('dpo_loss(logps["policy_chosen"], logps["policy_rejected"],',
+                                          'dpo_loss(logps["policy_rejected"], logps["policy_chosen"],')
+                                 .replace('logps["ref_chosen"], logps["ref_rejected"], beta=BETA)',
+                                          'logps["ref_rejected"], logps["ref_chosen"], beta=BETA)'),
+               "loss trajectory", ("differ from the reference",)),
     CellMutant("reward_never_trained", "reward_training", _reward_without_training(),
                "reward_model trained with RewardTrainer", ("no RewardTrainer finished a training step",),
                ("ranks held-out chosen above rejected",)),
@@ -476,6 +487,12 @@ def test_student_loop_template_is_correct(grader, tmp_path):
     assert all(i.passed for i in items), f"the correct student loop lost points:\n{_feedback(items)}"
 
 
+def test_cell_mutants_differ_from_the_correct_loop():
+    loop = student_dpo_loop()
+    for mutant in CELL_MUTANTS:
+        assert mutant.source != build.source(mutant.grade_id) and mutant.source != loop, f"{mutant.id} changes nothing"
+
+
 @pytest.mark.parametrize("mutant", CELL_MUTANTS, ids=lambda m: m.id)
 def test_cell_mistake_is_caught_and_named(mutant, graded_cell):
     items = graded_cell(mutant)
@@ -495,15 +512,7 @@ def test_cell_mistake_is_caught_and_named(mutant, graded_cell):
         f"{mutant.id}: the feedback does not name the mistake (expected one of {mutant.phrases}):\n{feedback}")
 
 
-MULTISET_BUG = ("grader bug (autograder/checks/training.py, judge): the policy rows and the masked labels are "
-                "compared as multisets, so a loop that calls the policy (or get_log_prob) a different number of "
-                "times per row, here the policy reused as the reference, also fails 'concatenation and "
-                "truncation' with a false message although it concatenates and truncates correctly")
-
-
-@pytest.mark.parametrize("mutant", [
-    pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=MULTISET_BUG)) if m.id == "loop_no_reference_model" else m
-    for m in CELL_MUTANTS if m.item is not None], ids=lambda m: m.id)
+@pytest.mark.parametrize("mutant", [m for m in CELL_MUTANTS if m.item is not None], ids=lambda m: m.id)
 def test_cell_mistake_costs_only_its_own_items(mutant, graded_cell):
     items = graded_cell(mutant)
     unexpected = [i.name for i in items if not i.passed and i.name not in (mutant.item, *mutant.collateral)]

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import torch
+
 
 @dataclass
 class Probe:
@@ -28,15 +30,16 @@ class Mistake:
     implementation: Callable
 
 
+# Captured before any student code runs in the worker, so patching torch.Tensor cannot change them.
+_DETACH, _TO, _RESHAPE, _TOLIST = torch.Tensor.detach, torch.Tensor.to, torch.Tensor.reshape, torch.Tensor.tolist
+_SHAPE = torch.Tensor.shape.__get__
+
+
 def encode(value: Any) -> Any:
     """Turn tensors, tuples and scalars into JSON-safe values (tensors as {shape, values})."""
-    import torch
-
     if isinstance(value, torch.Tensor):
-        tensor = value.detach().cpu()
-        if tensor.dtype == torch.bool:
-            tensor = tensor.long()
-        return {"shape": list(tensor.shape), "values": tensor.double().flatten().tolist()}
+        tensor = _TO(_DETACH(value), device="cpu", dtype=torch.float64)
+        return {"shape": [int(n) for n in _SHAPE(tensor)], "values": _TOLIST(_RESHAPE(tensor, (-1,)))}
     if isinstance(value, dict):
         return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -64,8 +67,8 @@ def close(got: Any, expected: Any, atol: float = 1e-4, rtol: float = 1e-4) -> bo
     if isinstance(expected, dict) and set(expected) == {"shape", "values"}:
         if not (isinstance(got, dict) and set(got) == {"shape", "values"}):
             return False
-        return got["shape"] == expected["shape"] and all(
-            _numbers_close(g, e, atol, rtol) for g, e in zip(got["values"], expected["values"]))
+        return (got["shape"] == expected["shape"] and len(got["values"]) == len(expected["values"])
+                and all(_numbers_close(g, e, atol, rtol) for g, e in zip(got["values"], expected["values"])))
     if isinstance(expected, dict):
         return isinstance(got, dict) and set(got) == set(expected) and all(
             close(got[k], expected[k], atol, rtol) for k in expected)

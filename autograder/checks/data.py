@@ -44,13 +44,19 @@ def thinking_tokenizer():
     return tokenizer
 
 
+def _require_keys(name: str, output, keys: tuple[str, ...]) -> dict:
+    """The output as a dict holding `keys`, or an OutputShapeError naming what is wrong."""
+    if not isinstance(output, dict):
+        raise OutputShapeError(f"{name} should return a dict with keys {list(keys)}, got {type(output).__name__}")
+    missing = [k for k in keys if k not in output]
+    if missing:
+        raise OutputShapeError(f"{name} output is missing the keys {missing}")
+    return output
+
+
 def _string_components(name: str, keys: tuple[str, ...]):
     def components(output) -> dict:
-        if not isinstance(output, dict):
-            raise OutputShapeError(f"{name} should return a dict with keys {list(keys)}, got {type(output).__name__}")
-        missing = [k for k in keys if k not in output]
-        if missing:
-            raise OutputShapeError(f"{name} output is missing the keys {missing}")
+        output = _require_keys(name, output, keys)
         return {k: output[k] if isinstance(output[k], str) else repr(output[k]) for k in keys}
     return components
 
@@ -132,11 +138,7 @@ def _tokenize_variant(prompt_side="left", completion_side="right", truncate_comp
 
 def _id_list_components(name: str, keys: tuple[str, ...]):
     def components(output) -> dict:
-        if not isinstance(output, dict):
-            raise OutputShapeError(f"{name} should return a dict with keys {list(keys)}")
-        missing = [k for k in keys if k not in output]
-        if missing:
-            raise OutputShapeError(f"{name} output is missing the keys {missing}")
+        output = _require_keys(name, output, keys)
         result = {}
         for key in keys:
             value = output[key]
@@ -241,11 +243,7 @@ def _collate_variant(prompt_side="left", completion_side="right", masks="lengths
 
 
 def _collate_components(output) -> dict:
-    if not isinstance(output, dict):
-        raise OutputShapeError(f"pad_collate_fn should return a dict with keys {list(COLLATE_KEYS)}")
-    missing = [k for k in COLLATE_KEYS if k not in output]
-    if missing:
-        raise OutputShapeError(f"pad_collate_fn output is missing the keys {missing}")
+    output = _require_keys("pad_collate_fn", output, COLLATE_KEYS)
     for key in COLLATE_KEYS:
         if not isinstance(output[key], torch.Tensor):
             raise OutputShapeError(f"pad_collate_fn should return tensors; `{key}` is a {type(output[key]).__name__}")
@@ -274,6 +272,14 @@ def dataloader_probes(hidden: bool) -> list[Probe]:
     return [Probe(f"{'hidden: ' if hidden else ''}{len(rows)} rows, batch_size={size}, shuffle=False", (rows, tokenizer), {"batch_size": size, "shuffle": False})]
 
 
+# make_dataloader is graded on its wiring alone: which rows it batches, in which order, with
+# which pad id. This stand-in replaces pad_collate_fn and records exactly that.
+RECORDING_COLLATE = '''
+def pad_collate_fn(batch, pad_token_id):
+    return {"rows": [dict(row) for row in batch], "pad_token_id": pad_token_id}
+'''
+
+
 def _dataloader_components(output) -> dict:
     try:
         batches = list(output)
@@ -285,5 +291,5 @@ def _dataloader_components(output) -> dict:
 MAKE_DATALOADER = FunctionCheck(
     name="make_dataloader", part=PART, points=0.1,
     build_probes=dataloader_probes, components=_dataloader_components,
-    substitutes=("pad", "pad_collate_fn"),
+    stubs=RECORDING_COLLATE,
 )

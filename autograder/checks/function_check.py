@@ -31,6 +31,7 @@ class FunctionCheck:
     components: Callable[[Any], dict]  # raw output -> named components; raises OutputShapeError
     mistakes: list[Mistake] = field(default_factory=list)
     substitutes: tuple[str, ...] = ()  # reference functions placed beside the student's
+    stubs: str = ""  # grader-owned stand-ins (source) for helpers the function calls
     atol: float = 1e-4
     rtol: float = 1e-4
 

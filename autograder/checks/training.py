@@ -13,7 +13,9 @@ from autograder.checks.cell_check import CellCheck, Item
 
 NUM_STEPS = 3
 BATCH_SIZE = 2
-MAX_SEQ_LEN = 40  # shorter than several probe rows, so the truncation side matters
+# The probe prompts, left-padded per batch, take 42-52 tokens: a window of 64 keeps 12-22
+# completion tokens when cut on the right, and loses prompt tokens when cut on the left.
+MAX_SEQ_LEN = 64
 LOSS_ATOL, LOSS_RTOL = 1e-4, 1e-3  # fp32 on a CPU; different op orders stay far inside this
 
 
@@ -108,7 +110,8 @@ def collect(namespace: dict, state: dict) -> dict:
 
 def _variants(job: dict) -> dict:
     """Token rows the policy should see (right-truncated) and the usual wrong versions, from the rows."""
-    rows_right, rows_left, rows_full, completion_only, completion_left, with_prompt = [], [], [], [], [], []
+    rows_right, rows_left, rows_full, with_prompt = [], [], [], []
+    completion_only, completion_left, completion_full = [], [], []
     for start in range(0, NUM_STEPS * BATCH_SIZE, BATCH_SIZE):
         batch = job["rows"][start:start + BATCH_SIZE]
         longest_prompt = max(len(r["prompt_input_ids"]) for r in batch)
@@ -125,10 +128,11 @@ def _variants(job: dict) -> dict:
                 rows_full.append(tuple(t for t, f in layout if f))
                 completion_only.append(tuple(t for t, f in right if f == 2))
                 completion_left.append(tuple(t for t, f in left if f == 2))
+                completion_full.append(tuple(t for t, f in layout if f == 2))
                 with_prompt.append(tuple(t for t, f in right if f))
     return {name: sorted(rows) for name, rows in (("right", rows_right), ("left", rows_left), ("full", rows_full),
                                                   ("completion_only", completion_only), ("completion_left", completion_left),
-                                                  ("with_prompt", with_prompt))}
+                                                  ("completion_full", completion_full), ("with_prompt", with_prompt))}
 
 
 def _as_tuples(rows):
@@ -152,8 +156,9 @@ def judge(student: dict, reference: dict, job: dict) -> list[Item]:
         ref_ok, ref_msg = True, "ok"
     items.append(Item("frozen reference model", 0.4, ref_ok, ref_msg))
 
-    variants = _variants(job)
-    policy_rows = _as_tuples(student["policy_rows"])
+    # Rows are compared as sets: a loop may feed a row twice (e.g. the policy doubling as reference).
+    variants = {name: set(rows) for name, rows in _variants(job).items()}
+    policy_rows = set(_as_tuples(student["policy_rows"]))
     if not policy_rows:
         trunc_ok, trunc_msg = False, "policy_model is never called"
     elif policy_rows == variants["right"]:
@@ -166,10 +171,10 @@ def judge(student: dict, reference: dict, job: dict) -> list[Item]:
         trunc_ok, trunc_msg = False, "the policy is not fed prompt + completion concatenated and truncated to MAX_SEQ_LEN"
     items.append(Item("concatenation and truncation", 0.3, trunc_ok, trunc_msg))
 
-    # Each row reaches get_log_prob twice (policy and reference). A wrong truncation side is
-    # already penalised above, so a completion-only mask of the student's own truncation passes here.
-    masked = _as_tuples(student["masked_labels"])
-    accepted = [sorted(variants[name] * 2) for name in ("completion_only", "completion_left")]
+    # A wrong truncation is already penalised above, so a completion-only mask of the student's
+    # own truncation passes here.
+    masked = set(_as_tuples(student["masked_labels"]))
+    accepted = [variants[name] for name in ("completion_only", "completion_left", "completion_full")]
     if masked in accepted:
         mask_ok, mask_msg = True, "ok"
     elif masked and set(masked) <= set(variants["with_prompt"]) | set(variants["full"]):
