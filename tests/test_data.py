@@ -4,7 +4,6 @@ Regenerate the files with ``python data/generate_preferences.py``.
 """
 
 import json
-import os
 import subprocess
 import sys
 from collections import Counter

@@ -145,15 +145,7 @@ VARIANTS = [
 ]
 
 
-def _batches(variants):
-    per_function: dict[str, list[Variant]] = {}
-    for variant in variants:
-        per_function.setdefault(variant.function, []).append(variant)
-    size = max(len(group) for group in per_function.values())
-    return [[group[i] for group in per_function.values() if i < len(group)] for i in range(size)]
-
-
-BATCHES = _batches(VARIANTS)
+BATCHES = build.one_per_function(VARIANTS)
 BATCH_OF = {v.id: index for index, batch in enumerate(BATCHES) for v in batch}
 
 
@@ -164,16 +156,8 @@ def grader(kit_assets):
 
 @pytest.fixture(scope="module")
 def graded_batch(grader, tmp_path_factory):
-    cache: dict[int, dict] = {}
-
-    def grade(index: int) -> dict:
-        if index not in cache:
-            nb = build.with_cells({v.function: v.source for v in BATCHES[index]})
-            path = build.write(nb, tmp_path_factory.mktemp("equivalent") / f"batch{index}.ipynb")
-            cache[index] = {r.name: r for r in grader.grade_functions(parse_notebook(path), ALL_FUNCTIONS)}
-        return cache[index]
-
-    return grade
+    """Grade batch `index` once (all functions, one worker) and remember it."""
+    return build.batch_grader(grader, BATCHES, lambda: tmp_path_factory.mktemp("equivalent"), ALL_FUNCTIONS)
 
 
 def _lost(results: dict) -> dict:

@@ -10,7 +10,6 @@ where it is unavailable.
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 import time
 

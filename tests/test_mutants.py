@@ -298,16 +298,7 @@ FUNCTION_MUTANTS = [
 ]
 
 
-def _batches(mutants: list[FunctionMutant]) -> list[list[FunctionMutant]]:
-    """Batch i holds the i-th mutant of every function: never two mutants of one function together."""
-    per_function: dict[str, list[FunctionMutant]] = {}
-    for mutant in mutants:
-        per_function.setdefault(mutant.function, []).append(mutant)
-    size = max(len(group) for group in per_function.values())
-    return [[group[i] for group in per_function.values() if i < len(group)] for i in range(size)]
-
-
-BATCHES = _batches(FUNCTION_MUTANTS)
+BATCHES = build.one_per_function(FUNCTION_MUTANTS)
 BATCH_OF = {m.id: index for index, batch in enumerate(BATCHES) for m in batch}
 
 
@@ -319,18 +310,7 @@ def grader(kit_assets):
 @pytest.fixture(scope="module")
 def graded_batch(grader, tmp_path_factory):
     """Grade batch `index` once (all functions, one worker) and remember it."""
-    cache: dict[int, dict] = {}
-
-    def grade(index: int) -> dict:
-        if index not in cache:
-            batch = BATCHES[index]
-            nb = build.with_cells({m.function: m.source for m in batch})
-            path = build.write(nb, tmp_path_factory.mktemp("mutants") / f"batch{index}.ipynb")
-            results = grader.grade_functions(parse_notebook(path), ALL_FUNCTIONS)
-            cache[index] = {r.name: r for r in results}
-        return cache[index]
-
-    return grade
+    return build.batch_grader(grader, BATCHES, lambda: tmp_path_factory.mktemp("mutants"), ALL_FUNCTIONS)
 
 
 def test_every_mutant_targets_a_graded_function():

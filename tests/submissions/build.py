@@ -109,3 +109,29 @@ def write_bytes(data: bytes, path: Path | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+def one_per_function(items: list) -> list[list]:
+    """Batch i holds the i-th item of every function (items have `.function` and `.source`), so a
+    batch never has two versions of one function and can be graded as a single notebook."""
+    per_function: dict[str, list] = {}
+    for item in items:
+        per_function.setdefault(item.function, []).append(item)
+    size = max(len(group) for group in per_function.values())
+    return [[group[i] for group in per_function.values() if i < len(group)] for i in range(size)]
+
+
+def batch_grader(grader, batches: list[list], folder_factory, names: list[str]):
+    """A function index -> {name: TestResult} that grades batch `index` once, in one worker."""
+    from autograder.notebook import parse_notebook
+
+    cache: dict[int, dict] = {}
+
+    def grade(index: int) -> dict:
+        if index not in cache:
+            notebook = with_cells({item.function: item.source for item in batches[index]})
+            path = write(notebook, folder_factory() / f"batch{index}.ipynb")
+            cache[index] = {r.name: r for r in grader.grade_functions(parse_notebook(path), names)}
+        return cache[index]
+
+    return grade
