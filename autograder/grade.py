@@ -61,6 +61,14 @@ class ReferenceCache:
             return self._cells[check.grade_id]
 
 
+def _function_results(payload: dict | None, names: list[str]) -> dict | None:
+    """The per-function results of a worker payload, or None when it is missing or malformed."""
+    results = payload.get("results") if isinstance(payload, dict) else None
+    if not isinstance(results, dict) or not all(isinstance(results.get(n), dict) for n in names):
+        return None
+    return results
+
+
 def worker_groups(names: list[str]) -> list[list[str]]:
     """Split functions among workers so no worker holds reference code for a function it grades:
     each function with reference helpers gets a worker of its own."""
@@ -109,15 +117,17 @@ class Grader:
     def _function_runs(self, definitions: str, names: list[str]) -> dict[str, dict]:
         """Run the graded functions in one worker; if that worker dies, retry each in its own."""
         result = run_job(functions_job(definitions, names), self.limits, self.hide)
-        if result.payload is not None:
-            return result.payload["results"]
+        runs = _function_results(result.payload, names)
+        if runs is not None:
+            return runs
         # Isolate the culprit, so one bad function does not cost the others; a retry runs one
         # function only, so it gets a shorter clock (the student may have disabled its alarm).
         single_limits = replace(self.limits, timeout_s=min(self.limits.timeout_s, self.limits.function_timeout_s + 40))
         runs = {}
         for name in names:
             single = run_job(functions_job(definitions, [name]), single_limits, self.hide)
-            runs[name] = single.payload["results"][name] if single.payload else {"missing": f"`{name}`: {single.error}"}
+            found = _function_results(single.payload, [name])
+            runs[name] = found[name] if found else {"missing": f"`{name}`: {single.error or 'the worker sent a malformed result'}"}
         return runs
 
     def _grade_function(self, check: FunctionCheck, outcome: dict) -> TestResult:
@@ -126,7 +136,10 @@ class Grader:
             reason = redact(outcome.get("missing", "not graded"), secret)
             return TestResult(check.name, check.part, 0.0, check.points, reason, "failed")
         probes, reference_runs, mistake_runs = self.reference.function(check)
-        verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, outcome["runs"], reference_runs, mistake_runs)]
+        runs = outcome["runs"]
+        if not (isinstance(runs, list) and len(runs) == len(probes) and all(isinstance(r, dict) for r in runs)):
+            return TestResult(check.name, check.part, 0.0, check.points, "the worker sent a malformed result", "failed")
+        verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, runs, reference_runs, mistake_runs)]
         points = score(check, verdicts)
         failures = [redact(v.message, secret) for v in verdicts if not v.passed]
         output = f"all {len(verdicts)} checks passed" if not failures else "\n".join(failures)
@@ -146,12 +159,15 @@ class Grader:
         secret = cell_job_secret(check)
         for key in ("cell_error", "collect_error"):
             if payload.get(key):
-                payload[key] = redact(payload[key], secret)
+                payload[key] = redact(str(payload[key])[:400], secret)
         facts = payload.get("facts")
         if not facts:
             reason = payload.get("cell_error") or payload.get("collect_error") or "nothing to grade"
             return [Item(check.grade_id, check.points, False, f"the cell failed: {reason}")], {}
-        items = check.judge(facts, reference_facts, data)
+        try:
+            items = check.judge(facts, reference_facts, data)
+        except (KeyError, TypeError, ValueError, AttributeError):  # facts come from the student's process
+            return [Item(check.grade_id, check.points, False, "the cell left results the grader cannot read")], {}
         if payload.get("cell_error"):
             items.insert(0, Item("cell ran to the end", 0.0, False, f"the cell raised: {payload['cell_error']}"))
         return items, {"student": facts.get("losses"), "reference": reference_facts.get("losses")}

@@ -127,8 +127,10 @@ def run_job(job: dict, limits: Limits, hide: list[str] | None = None) -> WorkerR
         try:
             parsed = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
-            error = "the worker sent back something that is not a result"
-    return WorkerResult(parsed if isinstance(parsed, dict) else None, error, tail, time.time() - started)
+            pass
+        if not isinstance(parsed, dict):
+            parsed, error = None, "the worker sent back something that is not a result"
+    return WorkerResult(parsed, error, tail, time.time() - started)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

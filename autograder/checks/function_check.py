@@ -54,7 +54,9 @@ class FunctionCheck:
             raise RuntimeError(f"reference {self.name} failed on {probe.label}: {reference['error']}")
         if "error" in student:
             return Verdict(probe.label, False, f"{self.name} raised on {probe.label}: {student['error']}")
-        got, expected = student["output"], reference["output"]
+        got, expected = student.get("output"), reference["output"]
+        if not isinstance(got, dict):
+            return Verdict(probe.label, False, f"{probe.label}: the output could not be read")
         whole = [m.message for m, run in zip(self.mistakes, mistake_runs)
                  if "output" in run and self._same(got, run["output"]) and not self._same(run["output"], expected)]
         if whole:  # one known mistake explains the whole output
