@@ -89,7 +89,7 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
         previous = _previous(out / student, content_hash(notebook), version)
         if previous is not None:
             results.append(previous)
-            print(f"[{len(results)}/{len(submissions)}] {student}: {previous.score:g} (unchanged, kept)", flush=True)
+            print(f"[{len(results)}/{len(submissions)}] {student}: {previous.score:.2f} (unchanged, kept)", flush=True)
         else:
             todo.append((student, notebook))
     started = time.time()
@@ -109,7 +109,7 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
                 result = future.result()
                 results.append(result)
                 note = f" - {result.error}" if result.error else ""
-                print(f"[{len(results)}/{len(submissions)}] {result.student}: {result.score:g} "
+                print(f"[{len(results)}/{len(submissions)}] {result.student}: {result.score:.2f} "
                       f"({result.execution_time:.1f}s){note}", flush=True)
     finally:
         if results:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import warnings
 import subprocess
 import sys
 import tempfile
@@ -82,7 +83,9 @@ def record_in_nbgrader(results: list[SubmissionResult], db_url: str, assignment:
             gradebook.find_assignment(assignment)
         except MissingEntry:
             _register_assignment(db_url, assignment)
-    with Gradebook(db_url) as gradebook:
+    with Gradebook(db_url) as gradebook, warnings.catch_warnings():
+        # nbgrader's session handling makes SQLAlchemy warn for every new submission; it is harmless.
+        warnings.filterwarnings("ignore", message=".*not in session.*")
         for result in results:
             gradebook.update_or_create_student(result.student)
             gradebook.update_or_create_submission(assignment, result.student)
