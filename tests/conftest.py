@@ -16,3 +16,11 @@ def kit_assets():
     from autograder import assets
 
     return assets.ensure_assets()
+
+
+@pytest.fixture(scope="session")
+def grader(kit_assets):
+    """One grader for the whole run, so reference outputs are computed once."""
+    from autograder.grade import Grader
+
+    return Grader()

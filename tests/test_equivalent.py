@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pytest
 
 from autograder import checks
-from autograder.grade import Grader
 from autograder.notebook import parse_notebook
 from submissions import build
 
@@ -147,11 +146,6 @@ VARIANTS = [
 
 BATCHES = build.one_per_function(VARIANTS)
 BATCH_OF = {v.id: index for index, batch in enumerate(BATCHES) for v in batch}
-
-
-@pytest.fixture(scope="module")
-def grader(kit_assets):
-    return Grader()
 
 
 @pytest.fixture(scope="module")

@@ -32,11 +32,6 @@ needs_sandbox = pytest.mark.skipif(not sandbox_available(),
 
 
 @pytest.fixture(scope="module")
-def grader(kit_assets):
-    return Grader()
-
-
-@pytest.fixture(scope="module")
 def fast_grader(kit_assets):
     """Short limits for the loop and fork cases."""
     return Grader(Limits(timeout_s=30, function_timeout_s=5))

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import pytest
 
 from autograder import checks
-from autograder.grade import Grader
 from autograder.notebook import parse_notebook
 from submissions import build
 
@@ -300,11 +299,6 @@ FUNCTION_MUTANTS = [
 
 BATCHES = build.one_per_function(FUNCTION_MUTANTS)
 BATCH_OF = {m.id: index for index, batch in enumerate(BATCHES) for m in batch}
-
-
-@pytest.fixture(scope="module")
-def grader(kit_assets):
-    return Grader()
 
 
 @pytest.fixture(scope="module")
