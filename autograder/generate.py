@@ -17,10 +17,13 @@ from autograder import paths
 ASSIGNMENT = paths.SOLUTION_NOTEBOOK.parent.name
 
 
-def generate_into(release_root: Path) -> Path:
-    """Run nbgrader generate_assignment with the kit's config; returns the generated notebook path."""
+def generate_into(release_root: Path, db_url: str | None = None) -> Path:
+    """Run nbgrader generate_assignment with the kit's config; returns the generated notebook path.
+
+    With `db_url`, nbgrader also records the assignment and its grade cells in that gradebook."""
+    database = [f"--CourseDirectory.db_url={db_url}"] if db_url else ["--no-db"]
     with tempfile.TemporaryDirectory() as scratch:
-        command = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", "--no-db",
+        command = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", *database,
                    f"--CourseDirectory.root={paths.REPO_ROOT}", f"--CourseDirectory.release_directory={release_root}"]
         env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": scratch}
         done = subprocess.run(command, cwd=paths.REPO_ROOT, capture_output=True, text=True, env=env)

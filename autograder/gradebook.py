@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
-import warnings
-import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from autograder import checks, paths
+from autograder.generate import generate_into
 from autograder.results import SubmissionResult
 
 NOTEBOOK = paths.SOLUTION_NOTEBOOK.stem
@@ -40,21 +39,6 @@ def class_table(results: list[SubmissionResult]) -> str:
     return "\n".join(lines)
 
 
-def _register_assignment(db_url: str, assignment: str) -> None:
-    """Let nbgrader record the assignment and its grade cells, by generating it against this database."""
-    with tempfile.TemporaryDirectory() as course:
-        source = Path(course) / "source" / assignment
-        shutil.copytree(paths.SOLUTION_NOTEBOOK.parent, source)
-        command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-                   f"--CourseDirectory.root={course}", "--CourseDirectory.source_directory=source",
-                   "--CourseDirectory.release_directory=release", f"--CourseDirectory.db_url={db_url}"]
-        env_path = str(Path(sys.executable).parent)
-        done = subprocess.run(command, capture_output=True, text=True, cwd=course,
-                              env={"PATH": env_path + ":/usr/bin:/bin", "HOME": course})
-        if done.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-
-
 def _cell_scores(result: SubmissionResult) -> dict[str, float]:
     """Scores keyed by the source notebook's autograded test cells."""
     scores: dict[str, float] = {}
@@ -82,7 +66,8 @@ def record_in_nbgrader(results: list[SubmissionResult], db_url: str, assignment:
         try:
             gradebook.find_assignment(assignment)
         except MissingEntry:
-            _register_assignment(db_url, assignment)
+            with tempfile.TemporaryDirectory() as release:
+                generate_into(Path(release), db_url=db_url)
     with Gradebook(db_url) as gradebook, warnings.catch_warnings():
         # nbgrader's session handling makes SQLAlchemy warn for every new submission; it is harmless.
         warnings.filterwarnings("ignore", message=".*not in session.*")

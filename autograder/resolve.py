@@ -20,10 +20,6 @@ class Resolved:
     location: str
     origin: str
 
-    @property
-    def is_local(self) -> bool:
-        return Path(self.location).exists()
-
 
 def hub_reachable(timeout: float = 2.0) -> bool:
     """False under HF_HUB_OFFLINE=1, else whether huggingface.co answers on port 443."""

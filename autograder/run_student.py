@@ -90,10 +90,8 @@ def _run_function(job: dict, name: str, probes, limits: Limits) -> dict:
 def _run_cell(job: dict, prepared: dict, limits: Limits) -> dict:
     check = checks.cell_check(job["grade_id"])
     namespace: dict = {"__name__": "__student__"}
-    notes = []
-    _, error = _run_guarded(lambda: _exec(job["student_code"], namespace, "<student notebook>"), limits.function_timeout_s)
-    if error:
-        notes.append(f"defining the notebook's functions failed: {error}")
+    # A failure here shows up as the cell's own error (a missing name), so it is not reported twice.
+    _run_guarded(lambda: _exec(job["student_code"], namespace, "<student notebook>"), limits.function_timeout_s)
     namespace.update(prepared["namespace"])
     if job["substitutes_code"]:
         _exec(job["substitutes_code"], namespace, "<reference helpers>")
@@ -103,4 +101,4 @@ def _run_cell(job: dict, prepared: dict, limits: Limits) -> dict:
     cell_seconds = max(5.0, limits.timeout_s * 0.85)
     _, cell_error = _run_guarded(lambda: _exec(job["cell_source"], namespace, "<student cell>"), cell_seconds)
     facts, collect_error = _run_guarded(lambda: check.collect(namespace, prepared["state"]), limits.function_timeout_s)
-    return {"facts": facts, "cell_error": cell_error, "collect_error": collect_error, "notes": notes}
+    return {"facts": facts, "cell_error": cell_error, "collect_error": collect_error}

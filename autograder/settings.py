@@ -6,7 +6,7 @@ override the length of each training stage; MODEL_ID and DATASET_ID pick the mod
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 
 from autograder import device as device_lib
 from autograder import resolve
@@ -72,10 +72,3 @@ class HomeworkSettings:
 
     def trl_precision(self) -> dict[str, bool]:
         return device_lib.trl_precision_flags(self.precision)
-
-    def with_overrides(self, **changes) -> "HomeworkSettings":
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise TypeError(f"unknown settings {unknown}; allowed: {sorted(known)}")
-        return replace(self, **changes)

@@ -101,7 +101,7 @@ def collect(namespace: dict, state: dict) -> dict:
     ref_changed = any(bool((p.detach() != start).any()) for p, start in zip(state["ref"].parameters(), state["ref_start"]))
     return {
         "losses": floats("losses"), "accs": floats("accs"), "margins": floats("margins"),
-        "policy_rows": sorted(state["policy_rows"]), "ref_rows": sorted(state["ref_rows"]),
+        "policy_rows": sorted(state["policy_rows"]),
         "ref_calls": len(state["ref_rows"]), "ref_grad_calls": state["ref_grad_calls"],
         "ref_changed": ref_changed, "ref_has_grad": any(p.grad is not None for p in state["ref"].parameters()),
         "masked_labels": sorted(state["masked_labels"]),
@@ -130,13 +130,13 @@ def _variants(job: dict) -> dict:
                 completion_left.append(tuple(t for t, f in left if f == 2))
                 completion_full.append(tuple(t for t, f in layout if f == 2))
                 with_prompt.append(tuple(t for t, f in right if f))
-    return {name: sorted(rows) for name, rows in (("right", rows_right), ("left", rows_left), ("full", rows_full),
+    return {name: set(rows) for name, rows in (("right", rows_right), ("left", rows_left), ("full", rows_full),
                                                   ("completion_only", completion_only), ("completion_left", completion_left),
                                                   ("completion_full", completion_full), ("with_prompt", with_prompt))}
 
 
-def _as_tuples(rows):
-    return sorted(tuple(r) for r in rows or [])
+def _row_set(rows) -> set:
+    return {tuple(r) for r in rows or []}
 
 
 def judge(student: dict, reference: dict, job: dict) -> list[Item]:
@@ -157,8 +157,8 @@ def judge(student: dict, reference: dict, job: dict) -> list[Item]:
     items.append(Item("frozen reference model", 0.4, ref_ok, ref_msg))
 
     # Rows are compared as sets: a loop may feed a row twice (e.g. the policy doubling as reference).
-    variants = {name: set(rows) for name, rows in _variants(job).items()}
-    policy_rows = set(_as_tuples(student["policy_rows"]))
+    variants = _variants(job)
+    policy_rows = _row_set(student["policy_rows"])
     if not policy_rows:
         trunc_ok, trunc_msg = False, "policy_model is never called"
     elif policy_rows == variants["right"]:
@@ -173,11 +173,11 @@ def judge(student: dict, reference: dict, job: dict) -> list[Item]:
 
     # A wrong truncation is already penalised above, so a completion-only mask of the student's
     # own truncation passes here.
-    masked = set(_as_tuples(student["masked_labels"]))
+    masked = _row_set(student["masked_labels"])
     accepted = [variants[name] for name in ("completion_only", "completion_left", "completion_full")]
     if masked in accepted:
         mask_ok, mask_msg = True, "ok"
-    elif masked and set(masked) <= set(variants["with_prompt"]) | set(variants["full"]):
+    elif masked and masked <= variants["with_prompt"] | variants["full"]:
         mask_ok, mask_msg = False, "prompt tokens are in the loss mask: only completion tokens may count"
     elif not masked:
         mask_ok, mask_msg = False, "get_log_prob is never called"
