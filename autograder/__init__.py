@@ -1,1 +1,6 @@
-"""Alignment coursework kit: offline assets, homework settings and the autograder."""
+"""The instructor's grader: checks, hidden probes, mistakes, the sandboxed worker, the grading CLI.
+
+Import rule: this package imports the student runtime `alignment_kit`, never the reverse. It is
+never handed to students: `python -m autograder release` builds their bundle from the runtime alone,
+and a test scans that bundle for grader modules, hidden probes and solution lines.
+"""

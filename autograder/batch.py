@@ -6,25 +6,16 @@ run resumes where it stopped: a submission whose content and grader are unchange
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from autograder import gradebook, paths, report
+from autograder import gradebook, report
 from autograder.config import GradeConfig, Limits
 from autograder.grade import Grader, content_hash
 from autograder.results import SubmissionResult, write_json_atomic
-
-
-def grader_version() -> str:
-    """Changes whenever the checks or the solution change, so old results are regraded."""
-    digest = hashlib.sha256(paths.SOLUTION_NOTEBOOK.read_bytes())
-    for source in sorted((paths.REPO_ROOT / "autograder").rglob("*.py")):
-        digest.update(source.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def discover(inputs: list[str]) -> list[tuple[str, Path]]:
@@ -50,27 +41,25 @@ def discover(inputs: list[str]) -> list[tuple[str, Path]]:
     return unique
 
 
+RECORD, RESULTS = "record.json", "results.json"
+
+
 def _previous(folder: Path, digest: str, version: str) -> SubmissionResult | None:
-    path = folder / "results.json"
+    """The stored record of this notebook, if the same grader graded it without a fault of its own."""
     try:
-        data = json.loads(path.read_text())
-        extra = data["extra_data"]
-        if extra["content_hash"] == digest and extra.get("grader_version") == version and not extra.get("grader_fault"):
-            return SubmissionResult.from_gradescope(data)
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        result = SubmissionResult.from_record(json.loads((folder / RECORD).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return None
+    if result.content_hash != digest or result.grader_version != version or result.grader_fault:
+        return None
+    return result
 
 
-def _save(result: SubmissionResult, folder: Path, version: str) -> None:
-    data = result.to_gradescope()
-    data["extra_data"]["grader_version"] = version
-    # A fault of the grader itself (not of the notebook) is retried by the next run.
-    data["extra_data"]["grader_fault"] = bool(result.error and result.error.startswith("grader error"))
-    try:
-        report.write_feedback(result, folder)
-    finally:
-        write_json_atomic(folder / "results.json", data)
+def save(result: SubmissionResult, folder: Path) -> None:
+    """Write the feedback, the Gradescope export and, last, the record (its presence marks the student done)."""
+    report.write_feedback(result, folder)
+    write_json_atomic(folder / RESULTS, result.to_gradescope())
+    write_json_atomic(folder / RECORD, result.to_record(), strict=False)
 
 
 def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
@@ -79,10 +68,10 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
     if not submissions:
         print("no notebooks found", file=sys.stderr)
         return []
-    version = grader_version()
     hide = [str(out), *config.hide] + [str(Path(i).resolve().parent if Path(i).is_file() else Path(i).resolve())
                                        for i in inputs]
     grader = Grader(config.limits, hide=hide)
+    version = grader.version
     results: list[SubmissionResult] = []
     todo = []
     for student, notebook in submissions:
@@ -98,8 +87,9 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
         try:
             result = grader.grade(notebook, student)
         except Exception as error:  # noqa: BLE001 - a grader fault on one notebook must not stop the batch
-            result = SubmissionResult(student, str(notebook), content_hash(notebook), error=f"grader error: {error}")
-        _save(result, out / student, version)
+            result = SubmissionResult(student, str(notebook), content_hash(notebook), error=f"grader error: {error}",
+                                      grader_fault=True, grader_version=version)
+        save(result, out / student)
         return result
 
     try:

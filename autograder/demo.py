@@ -11,7 +11,8 @@ import shutil
 import time
 from pathlib import Path
 
-from autograder import assets, paths
+from alignment_kit import assets
+from autograder import paths
 
 DEMO_OUT = paths.REPO_ROOT / "outputs" / "demo"
 
@@ -35,8 +36,8 @@ def run_notebook(source: Path, workdir: Path, timeout: int = 1200) -> Path:
 
 
 def main() -> int:
+    from alignment_kit.settings import HomeworkSettings
     from autograder import batch
-    from autograder.settings import HomeworkSettings
 
     assets.ensure_assets()
     for profile in ("full", "smoke"):
@@ -47,5 +48,5 @@ def main() -> int:
     executed = run_notebook(paths.SOLUTION_NOTEBOOK, DEMO_OUT / "solution-run")
     print(f"   done in {time.time() - started:.0f}s; executed notebook: {executed}")
     print("\n== grading the example submissions in data/example_submissions ...", flush=True)
-    return batch.main([str(paths.REPO_ROOT / "data" / "example_submissions")], str(DEMO_OUT / "grades"),
+    return batch.main([str(paths.EXAMPLE_SUBMISSIONS)], str(DEMO_OUT / "grades"),
                       jobs=2, timeout=300, memory_mb=6144, gradebook_db=None, no_gradebook=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autograder import paths
 
-ASSIGNMENT = paths.SOLUTION_NOTEBOOK.parent.name
+ASSIGNMENT = paths.ASSIGNMENT
 
 
 def generate_into(release_root: Path, db_url: str | None = None) -> Path:

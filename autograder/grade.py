@@ -12,9 +12,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from autograder import checks
+from alignment_kit import items
+from alignment_kit.compare import fraction_passed, plural
+from autograder import checks, paths
 from autograder.checks.cell_check import CellCheck, Item
-from autograder.checks.function_check import FunctionCheck, score
+from autograder.checks.function_check import FunctionCheck
 from autograder.config import Limits
 from autograder.notebook import ParsedNotebook, parse_notebook
 from autograder.reference import reference_for_check, reference_notebook, reference_source
@@ -24,6 +26,16 @@ from autograder.worker import run_job
 
 def content_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def grader_version() -> str:
+    """Changes whenever the checks, the runtime's judging code or the solution change, so old results are regraded."""
+    digest = hashlib.sha256(paths.SOLUTION_NOTEBOOK.read_bytes())
+    for package in (paths.REPO_ROOT / "autograder", paths.RUNTIME_DIR):
+        for source in sorted(package.rglob("*")):
+            if source.suffix in (".py", ".json") and "__pycache__" not in source.parts:
+                digest.update(source.relative_to(paths.REPO_ROOT).as_posix().encode() + source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class ReferenceCache:
@@ -39,7 +51,7 @@ class ReferenceCache:
         """(probes, reference runs, mistake runs per probe) on the hidden probes."""
         with self._lock:
             if check.name not in self._functions:
-                probes = check.build_probes(True)
+                probes = check.probes(hidden=True)
                 reference = reference_for_check(check)
                 runs = [check.run(reference, p) for p in probes]
                 mistakes = [[check.run(m.implementation, p) for m in check.mistakes] for p in probes]
@@ -104,6 +116,7 @@ class Grader:
         self.limits = limits or Limits()
         self.hide = hide or []
         self.reference = ReferenceCache(self.limits)
+        self.version = grader_version()
 
     # ------------------------------------------------------------------ functions
     def grade_functions(self, parsed: ParsedNotebook, names: list[str] | None = None) -> list[TestResult]:
@@ -132,18 +145,22 @@ class Grader:
 
     def _grade_function(self, check: FunctionCheck, outcome: dict) -> TestResult:
         secret = reference_source(check.substitutes) if check.substitutes else ""
+        item = check.item
+
+        def line(points: float, output: str) -> TestResult:
+            return TestResult(item.name, item.name, item.part, points, item.points, output,
+                              "passed" if points == item.points else "failed")
+
         if "runs" not in outcome:
-            reason = redact(outcome.get("missing", "not graded"), secret)
-            return TestResult(check.name, check.part, 0.0, check.points, reason, "failed")
+            return line(0.0, redact(outcome.get("missing", "not graded"), secret))
         probes, reference_runs, mistake_runs = self.reference.function(check)
         runs = outcome["runs"]
         if not (isinstance(runs, list) and len(runs) == len(probes) and all(isinstance(r, dict) for r in runs)):
-            return TestResult(check.name, check.part, 0.0, check.points, "the worker sent a malformed result", "failed")
+            return line(0.0, "the worker sent a malformed result")
         verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, runs, reference_runs, mistake_runs)]
-        points = score(check, verdicts)
         failures = [redact(v.message, secret) for v in verdicts if not v.passed]
-        output = f"all {len(verdicts)} checks passed" if not failures else "\n".join(failures)
-        return TestResult(check.name, check.part, points, check.points, output, "passed" if not failures else "failed")
+        return line(fraction_passed(item.points, verdicts),
+                    "\n".join(failures) if failures else f"all {plural(len(verdicts), 'check')} passed")
 
     # ------------------------------------------------------------------ cells
     def grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[Item], dict]:
@@ -165,17 +182,20 @@ class Grader:
             reason = payload.get("cell_error") or payload.get("collect_error") or "nothing to grade"
             return [Item(check.grade_id, check.points, False, f"the cell failed: {reason}")], {}
         try:
-            items = check.judge(facts, reference_facts, data)
+            scored = check.judge(facts, reference_facts, data)
         except (KeyError, TypeError, ValueError, AttributeError):  # facts come from the student's process
             return [Item(check.grade_id, check.points, False, "the cell left results the grader cannot read")], {}
         if payload.get("cell_error"):
-            items.insert(0, Item("cell ran to the end", 0.0, False, f"the cell raised: {payload['cell_error']}"))
-        return items, {"student": facts.get("losses"), "reference": reference_facts.get("losses")}
+            scored.insert(0, Item("cell ran to the end", 0.0, False, f"the cell raised: {payload['cell_error']}"))
+        if not check.curve:
+            return scored, {}
+        return scored, {"label": check.curve, "student": facts.get(check.curve), "reference": reference_facts.get(check.curve)}
 
     # ------------------------------------------------------------------ submission
     def grade(self, path: Path, student: str) -> SubmissionResult:
         started = time.time()
-        result = SubmissionResult(student=student, notebook=str(path), content_hash=content_hash(path))
+        result = SubmissionResult(student=student, notebook=str(path), content_hash=content_hash(path),
+                                  grader_version=self.version)
         parsed = parse_notebook(path)
         result.warnings = list(parsed.warnings)
         if parsed.error:
@@ -185,34 +205,29 @@ class Grader:
             return result
         result.tests = self.grade_functions(parsed)
         for check in checks.CELL_CHECKS:
-            items, curves = self.grade_cell(parsed, check)
-            if check.grade_id == "dpo_training_loop":
-                result.training_curves = curves
-            result.tests += [TestResult(f"{check.grade_id}: {i.name}", check.part, round(i.score, 4), i.points,
-                                        i.message, "passed" if i.passed else "failed") for i in items]
+            cell_items, curves = self.grade_cell(parsed, check)
+            if curves:
+                result.curves[check.grade_id] = curves
+            result.tests += [TestResult(f"{check.grade_id}: {i.name}", check.grade_id, check.item.part,
+                                        round(i.score, 4), i.points, i.message, "passed" if i.passed else "failed")
+                             for i in cell_items]
         result.tests += manual_lines(parsed)
         result.execution_time = time.time() - started
         return result
 
 
 def manual_lines(parsed: ParsedNotebook) -> list[TestResult]:
+    """The hand-graded items, each with the student's answer copied in for the grader."""
     lines = []
-    for item in checks.MANUAL_ITEMS:
-        answer = parsed.answer(item.grade_id)
+    for item in items.items_of(items.MANUAL):
+        answer = parsed.answer(item.name)
         text = (answer or "(no answer found)").strip()[:4000]
-        lines.append(TestResult(f"{item.grade_id} (hand-graded)", item.part, 0.0, item.points,
-                                f"Needs manual grading: {item.title}.\n\n{text}", "manual"))
+        lines.append(TestResult(f"{item.name} (hand-graded)", item.name, item.part, 0.0, item.points,
+                                f"Graded by hand: {item.title}.\n\n{text}", "manual"))
     return lines
 
 
 def zero_everything(reason: str) -> list[TestResult]:
-    lines = [TestResult(c.name, c.part, 0.0, c.points, reason, "failed") for c in checks.FUNCTION_CHECKS]
-    lines += [TestResult(c.grade_id, c.part, 0.0, c.points, reason, "failed") for c in checks.CELL_CHECKS]
-    lines += [TestResult(f"{m.grade_id} (hand-graded)", m.part, 0.0, m.points, reason, "manual") for m in checks.MANUAL_ITEMS]
-    return lines
-
-
-def grade_cell_of_notebook(path: Path, grade_id: str) -> list[Item]:
-    """Grade one re-run cell of a notebook (used by the notebook's own hidden tests)."""
-    items, _ = Grader().grade_cell(parse_notebook(path), checks.cell_check(grade_id))
-    return items
+    """Every item at zero with the same reason, for a notebook that cannot be read at all."""
+    return [TestResult(item.name if item.autograded else f"{item.name} (hand-graded)", item.name, item.part, 0.0,
+                       item.points, reason, "failed" if item.autograded else "manual") for item in items.ITEMS]

@@ -8,46 +8,47 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from autograder import checks, paths
+from alignment_kit import items
+from autograder import paths
 from autograder.generate import generate_into
-from autograder.results import SubmissionResult
+from autograder.results import ROW_COLUMNS, SubmissionResult
 
 NOTEBOOK = paths.SOLUTION_NOTEBOOK.stem
 
 
 def write_csv(results: list[SubmissionResult], path: Path) -> None:
+    """One row per student: the autograded score out of the autograded points, per-part autograded
+    scores (empty for parts graded only by hand) and the hand-graded points still pending."""
     rows = [r.to_row() for r in sorted(results, key=lambda r: r.student)]
-    columns = ["student", "total", *checks.PARTS, "needs_manual", "error", "notebook"]
     temporary = path.with_suffix(".csv.tmp")
     with open(temporary, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer = csv.DictWriter(handle, fieldnames=ROW_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     temporary.replace(path)
 
 
 def class_table(results: list[SubmissionResult]) -> str:
-    parts = list(checks.PARTS)
-    header = f"{'student':<24}" + "".join(f"{p[:12]:>13}" for p in parts) + f"{'total':>8}"
+    """The printed class table: autograded scores per part; hand-graded parts show as pending."""
+    parts = list(items.PARTS)
+    header = f"{'student':<20}" + "".join(f"{p.name[:12]:>13}" for p in parts) + f"{'autograded':>12}{'pending':>9}"
     lines = [header, "-" * len(header)]
     for result in sorted(results, key=lambda r: r.student):
         scores = result.part_scores()
+        cells = "".join(f"{'manual' if scores[p.name] is None else f'{scores[p.name]:.2f}':>13}" for p in parts)
         flag = "  (not gradable)" if result.error else ""
-        lines.append(f"{result.student[:24]:<24}" + "".join(f"{scores[p]:>13.2f}" for p in parts) + f"{result.score:>8.2f}{flag}")
-    maximum = "".join(f"{checks.PARTS[p]:>13.2f}" for p in parts)
-    lines.append(f"{'(points available)':<24}{maximum}{sum(checks.PARTS.values()):>8.2f}")
+        lines.append(f"{result.student[:20]:<20}{cells}{result.score:>12.2f}{result.pending_points:>9.2f}{flag}")
+    maximum = "".join(f"{f'{p.autograded_points:.2f}' if p.autograded_points else 'manual':>13}" for p in parts)
+    lines.append(f"{'(points available)':<20}{maximum}{items.autograded_points():>12.2f}"
+                 f"{items.hand_graded_points():>9.2f}")
+    lines.append("autograded: the score out of the autograded points; pending: hand-graded points a person adds "
+                 "(nbgrader formgrader, or by hand). A hand-graded item is never counted as lost.")
     return "\n".join(lines)
 
 
-def _cell_scores(result: SubmissionResult) -> dict[str, float]:
-    """Scores keyed by the source notebook's autograded test cells."""
-    scores: dict[str, float] = {}
-    for test in result.tests:
-        if test.status == "manual":
-            continue
-        grade_id = test.name.split(":")[0]
-        scores[f"test_{grade_id}"] = round(scores.get(f"test_{grade_id}", 0.0) + test.score, 4)
-    return scores
+def _grade_cell_scores(result: SubmissionResult) -> dict[str, float]:
+    """Autograded scores keyed by the source notebook's grade cells."""
+    return {items.item(name).grade_id: score for name, score in result.item_scores().items()}
 
 
 def _venv_on_path() -> None:
@@ -57,7 +58,7 @@ def _venv_on_path() -> None:
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
 
 
-def record_in_nbgrader(results: list[SubmissionResult], db_url: str, assignment: str = "dpo_homework") -> None:
+def record_in_nbgrader(results: list[SubmissionResult], db_url: str, assignment: str = paths.ASSIGNMENT) -> None:
     """Write autograded scores into nbgrader's gradebook; hand-graded cells stay flagged for manual grading."""
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -74,7 +75,7 @@ def record_in_nbgrader(results: list[SubmissionResult], db_url: str, assignment:
         for result in results:
             gradebook.update_or_create_student(result.student)
             gradebook.update_or_create_submission(assignment, result.student)
-            for cell, score in _cell_scores(result).items():
+            for cell, score in _grade_cell_scores(result).items():
                 try:
                     grade = gradebook.find_grade(cell, NOTEBOOK, assignment, result.student)
                 except MissingEntry:

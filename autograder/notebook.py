@@ -12,15 +12,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alignment_kit import items
+
+# Cells the grader re-runs are found by nbgrader grade_id, else by their item's marker line.
+CELL_NAMES = {i.name for i in items.items_of(items.CELL)}
 MAGIC = re.compile(r"^(\s*)(%|!)")
 # Cell magics that run their body as Python; any other cell magic (%%bash, %%html ...) is not Python.
 PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun", "%%debug")
-# Cells the grader re-runs, found by nbgrader grade_id, else by a telltale line.
-CELL_MARKERS = {
-    "dpo_training_loop": "losses.append",
-    "reward_training": "RewardTrainer(",
-    "ppo_training": "PPOTrainer(",
-}
 
 
 @dataclass
@@ -64,7 +62,7 @@ class ParsedNotebook:
         tagged = [c for c in self.code_cells() if c.grade_id == grade_id]
         if tagged:
             return strip_magics(tagged[-1].source)
-        marker = CELL_MARKERS.get(grade_id)
+        marker = items.item(grade_id).marker if grade_id in CELL_NAMES else ""
         marked = [c for c in self.code_cells() if marker and marker in c.source]
         return strip_magics(marked[-1].source) if marked else None
 

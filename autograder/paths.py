@@ -1,26 +1,11 @@
-"""Where the kit keeps things: the repository, the model cache and the data."""
+"""Where the grader finds the kit's own files: it runs from a checkout of the kit."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = REPO_ROOT / "data" / "preferences"
-SOLUTION_NOTEBOOK = REPO_ROOT / "solutions" / "dpo_homework" / "dpo_homework.ipynb"
-STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / "dpo_homework" / "dpo_homework.ipynb"
-
-
-def cache_dir() -> Path:
-    """The model cache: $KIT_CACHE_DIR, else ~/.cache/alignment-kit (outside the working tree)."""
-    configured = os.environ.get("KIT_CACHE_DIR")
-    if configured:
-        return Path(configured).expanduser().resolve()
-    return Path.home() / ".cache" / "alignment-kit"
-
-
-def embedded_model_dir() -> Path:
-    return cache_dir() / "SmolLM2-135M-Instruct"
-
-
-def tiny_model_dir() -> Path:
-    return cache_dir() / "tiny-llama"
+ASSIGNMENT = "dpo_homework"
+SOLUTION_NOTEBOOK = REPO_ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"  # nbgrader source
+STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"  # generated from it
+EXAMPLE_SUBMISSIONS = REPO_ROOT / "data" / "example_submissions"
+RUNTIME_DIR = REPO_ROOT / "alignment_kit"  # the student runtime package

@@ -1,28 +1,40 @@
-"""`python -m autograder fixtures`: write the expected outputs of the public probes.
+"""`python -m autograder fixtures`: write what the public self-checks compare against.
 
-The file is computed from the solution notebook, so students can run the public checks
-without the solution; tests/test_fixtures.py fails when it is out of date.
+For each graded function and each public probe, the file stores the reference output and the
+output of every known mistake with its message, all as encoded data. The student runtime ships
+this file instead of any implementation; tests/test_fixtures.py fails when it is out of date.
 """
 from __future__ import annotations
 
 import json
 
+from alignment_kit.paths import FIXTURES
 from autograder import checks
 from autograder.reference import reference_for_check
-from autograder.selfcheck import FIXTURES
 
 
 def compute() -> dict:
-    return {check.name: [check.run(reference_for_check(check), probe) for probe in check.build_probes(False)]
-            for check in checks.FUNCTION_CHECKS}
+    fixtures = {}
+    for check in checks.FUNCTION_CHECKS:
+        reference = reference_for_check(check)
+        fixtures[check.name] = [
+            {"label": probe.label, "expected": check.run(reference, probe),
+             "mistakes": [[m.message, check.run(m.implementation, probe)] for m in check.mistakes]}
+            for probe in check.probes(hidden=False)]
+    return fixtures
+
+
+def render() -> str:
+    return json.dumps(compute(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def main(check_only: bool = False) -> int:
-    fresh = json.dumps(compute(), indent=1, sort_keys=True) + "\n"
+    fresh = render()
     if check_only:
         current = FIXTURES.read_text() if FIXTURES.exists() else ""
         print("fixtures are up to date" if current == fresh else "fixtures are stale: run python -m autograder fixtures")
         return 0 if current == fresh else 1
+    FIXTURES.parent.mkdir(parents=True, exist_ok=True)
     FIXTURES.write_text(fresh)
     print(f"wrote {FIXTURES}")
     return 0

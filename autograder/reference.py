@@ -40,9 +40,10 @@ def reference_source(names: tuple[str, ...], path: str = str(paths.SOLUTION_NOTE
 
 def reference_for_check(check) -> object:
     """The reference function a check compares against, with the check's stand-in helpers if any."""
-    if not check.stubs:
+    stubs = check.spec.stubs
+    if not stubs:
         return reference_function(check.name)
     namespace: dict = {}
     exec(compile(reference_source((check.name,)), "<reference>", "exec"), namespace)  # noqa: S102
-    exec(compile(check.stubs, "<stubs>", "exec"), namespace)  # noqa: S102
+    exec(compile(stubs, "<stubs>", "exec"), namespace)  # noqa: S102
     return namespace[check.name]

@@ -1,25 +1,40 @@
-"""Plain result records, serialised to Gradescope's results.json schema and to gradebook rows."""
+"""The stored record of one graded submission, and its exports.
+
+`SubmissionResult.to_record()` / `from_record()` round-trip every field exactly (the record is what
+a resumed batch reads back). Gradescope's `results.json`, the gradebook row and the feedback are
+exports of the record: they may leave things out, the record never does.
+"""
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from autograder.checks import PARTS
+from alignment_kit import items
+
+STATUSES = ("passed", "failed", "manual")  # manual: waits for a person; never counted as lost
+RECORD_VERSION = 1
 
 
 @dataclass
 class TestResult:
-    """One scored line: a check of a function or cell, or a hand-graded answer."""
+    """One scored line: a check of a function or of a re-run cell, or a hand-graded answer."""
+
+    __test__ = False  # not a pytest test class
 
     name: str
+    item: str  # the graded item this line belongs to
     part: str
     score: float
     max_score: float
     output: str
-    status: str = "passed"  # passed | failed | manual
+    status: str = "passed"
     visibility: str = "visible"
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
 
 
 @dataclass
@@ -29,56 +44,102 @@ class SubmissionResult:
     content_hash: str
     tests: list[TestResult] = field(default_factory=list)
     execution_time: float = 0.0
-    error: str | None = None
+    error: str | None = None  # why the notebook could not be graded at all
+    grader_fault: bool = False  # the error is the grader's own, not the notebook's: retried on resume
     warnings: list[str] = field(default_factory=list)
-    training_curves: dict = field(default_factory=dict)  # {"student": [...], "reference": [...]}
+    curves: dict[str, dict] = field(default_factory=dict)  # item -> {"student": [...], "reference": [...]}
+    figures: list[str] = field(default_factory=list)  # base64 PNGs from the analysis cells' outputs
+    grader_version: str = ""
 
+    # ------------------------------------------------------------------ scores
     @property
     def score(self) -> float:
-        return round(sum(t.score for t in self.tests), 4)
+        """The autograded score (hand-graded items are pending, never counted)."""
+        return round(sum(t.score for t in self.tests if t.status != "manual"), 4)
 
-    def part_scores(self) -> dict[str, float]:
-        scores = {part: 0.0 for part in PARTS}
+    @property
+    def autograded_points(self) -> float:
+        return items.autograded_points()
+
+    @property
+    def pending_points(self) -> float:
+        """Points of the hand-graded items (bonus included), which a person adds later."""
+        return round(sum(t.max_score for t in self.tests if t.status == "manual"), 4)
+
+    def part_scores(self) -> dict[str, float | None]:
+        """Autograded score per part; None for a part whose items are all hand-graded."""
+        return {part.name: round(sum(t.score for t in self.tests if t.part == part.name and t.status != "manual"), 4)
+                if part.autograded_points else None for part in items.PARTS}
+
+    def item_scores(self) -> dict[str, float]:
+        scores: dict[str, float] = {}
         for test in self.tests:
-            scores[test.part] = round(scores[test.part] + test.score, 4)
+            if test.status != "manual":
+                scores[test.item] = round(scores.get(test.item, 0.0) + test.score, 4)
         return scores
 
-    def needs_manual(self) -> bool:
-        return any(t.status == "manual" for t in self.tests)
+    # ------------------------------------------------------------------ the record
+    def to_record(self) -> dict:
+        return {"record_version": RECORD_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_record(cls, data: dict) -> "SubmissionResult":
+        if data.get("record_version") != RECORD_VERSION:
+            raise ValueError(f"unknown record version {data.get('record_version')!r}")
+        values = {f.name: data[f.name] for f in fields(cls)}
+        values["tests"] = [TestResult(**t) for t in data["tests"]]
+        return cls(**values)
+
+    # ------------------------------------------------------------------ exports
+    def summary(self) -> str:
+        if self.error:
+            return f"The notebook could not be graded: {self.error}"
+        pending = f"; hand-graded points pending: {self.pending_points:g}" if self.pending_points else ""
+        return f"Autograded score: {self.score:g} / {self.autograded_points:g}{pending}."
 
     def to_gradescope(self) -> dict:
-        summary = self.error or f"autograded {self.score:g} points; hand-graded items pending: {self.needs_manual()}"
+        """Gradescope's results.json: the autograded checks as tests (hand-graded items are listed in
+        the overall output and graded outside the autograder, so they never show as lost points)."""
+        manual = [t for t in self.tests if t.status == "manual"]
+        output = self.summary()
+        if manual:
+            output += "\n\nGraded by hand, separately: " + ", ".join(f"{t.item} ({t.max_score:g})" for t in manual)
         return {
             "score": self.score,
             "execution_time": round(self.execution_time, 2),
-            "output": summary,
+            "output": output,
+            "output_format": "md",
+            "test_output_format": "md",
             "visibility": "visible",
-            "tests": [{"name": t.name, "score": t.score, "max_score": t.max_score, "output": t.output,
-                       "visibility": t.visibility, "tags": [t.part, t.status]} for t in self.tests],
+            "stdout_visibility": "hidden",
+            "tests": [{"name": t.name, "score": t.score, "max_score": t.max_score, "status": t.status,
+                       "output": t.output, "output_format": "md", "visibility": t.visibility, "tags": [t.part],
+                       "extra_data": {"item": t.item}}
+                      for t in self.tests if t.status != "manual"],
             "extra_data": {"student": self.student, "notebook": self.notebook, "content_hash": self.content_hash,
-                           "warnings": self.warnings, "part_scores": self.part_scores(),
-                           "training_curves": self.training_curves},
+                           "grader_version": self.grader_version, "grader_fault": self.grader_fault,
+                           "error": self.error, "warnings": self.warnings, "part_scores": self.part_scores(),
+                           "pending_hand_graded_points": self.pending_points},
         }
 
-    @classmethod
-    def from_gradescope(cls, data: dict) -> "SubmissionResult":
-        extra = data.get("extra_data", {})
-        tests = [TestResult(t["name"], t["tags"][0], t["score"], t["max_score"], t["output"], t["tags"][1], t["visibility"])
-                 for t in data["tests"]]
-        error = data["output"] if not tests else None
-        return cls(extra["student"], extra["notebook"], extra["content_hash"], tests, data["execution_time"],
-                   error, extra.get("warnings", []), extra.get("training_curves", {}))
-
     def to_row(self) -> dict:
-        row = {"student": self.student, "total": self.score}
-        row.update(self.part_scores())
-        row.update(needs_manual=self.needs_manual(), error=self.error or "", notebook=self.notebook)
+        row = {"student": self.student, "autograded": self.score, "autograded_max": self.autograded_points,
+               "hand_graded_pending": self.pending_points}
+        row.update({part: "" if score is None else score for part, score in self.part_scores().items()})
+        row.update(error=self.error or "", grader_fault=self.grader_fault, notebook=self.notebook)
         return row
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write through a temporary file and rename, so a killed run never leaves half a file."""
+ROW_COLUMNS = ["student", "autograded", "autograded_max", "hand_graded_pending", *[p.name for p in items.PARTS],
+               "error", "grader_fault", "notebook"]
+
+
+def write_json_atomic(path: Path, data: dict, strict: bool = True) -> None:
+    """Write through a temporary file and rename, so a killed run never leaves half a file.
+
+    `strict=False` keeps NaN and infinities (a student's loss curve may hold them) in Python's JSON
+    dialect, which `json.loads` reads back exactly; strict files (for other tools) refuse them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(data, indent=1, allow_nan=False, default=str))
+    temporary.write_text(json.dumps(data, indent=1, allow_nan=not strict, ensure_ascii=False))
     os.replace(temporary, path)

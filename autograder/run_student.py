@@ -53,7 +53,7 @@ def _run_guarded(action, seconds: float):
 def prepare(job: dict) -> dict:
     scratch = Path(job["scratch"])
     if job["kind"] == "functions":
-        return {name: checks.function_check(name).build_probes(job["hidden"]) for name in job["checks"]}
+        return {name: checks.function_check(name).probes(job["hidden"]) for name in job["checks"]}
     check = checks.cell_check(job["grade_id"])
     namespace, state = check.prepare(job["data"], scratch)
     return {"namespace": namespace, "state": state}
@@ -74,7 +74,7 @@ def _run_function(job: dict, name: str, probes, limits: Limits) -> dict:
     check = checks.function_check(name)
     namespace: dict = {"__name__": "__student__"}
     _, define_error = _run_guarded(lambda: _exec(job["student_code"], namespace, "<student notebook>"), limits.function_timeout_s)
-    for helpers, label in ((job["substitutes"].get(name, ""), "<reference helpers>"), (check.stubs, "<grader stubs>")):
+    for helpers, label in ((job["substitutes"].get(name, ""), "<reference helpers>"), (check.spec.stubs, "<grader stubs>")):
         if helpers:
             _exec(helpers, namespace, label)
     fn = namespace.get(name)

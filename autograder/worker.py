@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from alignment_kit import paths as runtime_paths
 from autograder import paths
 from autograder.config import Limits
 
@@ -88,7 +89,7 @@ def run_job(job: dict, limits: Limits, hide: list[str] | None = None) -> WorkerR
            # The file system is read-only outside the scratch folder, so every cache and temp file goes there.
            "TMPDIR": str(scratch / "tmp"), "XDG_CACHE_HOME": str(scratch / "cache"),
            "TORCHINDUCTOR_CACHE_DIR": str(scratch / "cache" / "inductor"), "TRITON_CACHE_DIR": str(scratch / "cache" / "triton"),
-           "KIT_CACHE_DIR": str(paths.cache_dir()), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+           "KIT_CACHE_DIR": str(runtime_paths.cache_dir()), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
     started = time.time()
     output, payload = [], []
     try:
@@ -154,7 +155,7 @@ def _payload_error(returncode: int, data: bytes, limits: Limits) -> str | None:
 def default_hidden() -> list[str]:
     """Folders student code must not read: solutions, tests, data (with example submissions), git history."""
     root = paths.REPO_ROOT
-    return [str(root / name) for name in ("solutions", "tests", "data", ".git", "grading")]
+    return [str(root / name) for name in ("solutions", "tests", "data", ".git", "grading", "notebooks")]
 
 
 # ------------------------------------------------------------------------------------------ child
@@ -201,7 +202,7 @@ def _enter_sandbox(job: dict) -> None:
     (scratch / "tmp").mkdir(mode=0o1777)
     os.chmod(scratch / "tmp", 0o1777)
     _mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/dev/shm")
-    _expose_to_workers([Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), paths.cache_dir()], scratch)
+    _expose_to_workers([Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), runtime_paths.cache_dir()], scratch)
     _mount("-o", "remount,bind,ro", "/")
     os.chdir(scratch)
 

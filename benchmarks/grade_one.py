@@ -15,7 +15,7 @@ from autograder.grade import Grader
 
 
 def main() -> None:
-    notebook = Path(sys.argv[1]) if len(sys.argv) > 1 else paths.REPO_ROOT / "data" / "example_submissions" / "alice.ipynb"
+    notebook = Path(sys.argv[1]) if len(sys.argv) > 1 else paths.EXAMPLE_SUBMISSIONS / "alice.ipynb"
     grader = Grader()
     for label in ("cold", "warm"):
         started = time.perf_counter()

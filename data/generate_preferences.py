@@ -17,7 +17,7 @@ phrase banks; nothing is copied from any external data set.
 The output is a pure function of the seed (only ``random.Random(seed)`` is
 used), so re-running gives byte-identical files::
 
-    python data/generate_preferences.py                 # -> data/preferences/
+    python data/generate_preferences.py                 # -> alignment_kit/data/ (the runtime's package data)
     python data/generate_preferences.py --out DIR --seed 0
 """
 
@@ -32,7 +32,7 @@ from typing import NamedTuple
 N_TRAIN, N_TEST, N_UNSEEN = 2400, 240, 240
 PROMPT_WORDS = (5, 30)
 REPLY_WORDS = (15, 60)
-DEFAULT_OUT = Path(__file__).resolve().parent / "preferences"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "alignment_kit" / "data"
 
 
 class Topic(NamedTuple):

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def kit_assets():
     """The offline checkpoints (built by `make test` before pytest starts; verified here)."""
-    from autograder import assets
+    from alignment_kit import assets
 
     return assets.ensure_assets()
 

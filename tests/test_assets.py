@@ -5,8 +5,8 @@ import time
 import pytest
 import torch
 
-from autograder import assets, paths
-from autograder.tiny import make_tiny_causal_lm
+from alignment_kit import assets, paths
+from alignment_kit.tiny import TINY_SPEC, make_tiny_causal_lm
 
 
 def test_embedded_model_is_a_normal_checkpoint(kit_assets):
@@ -47,7 +47,7 @@ def test_damaged_cache_is_rebuilt(tmp_path, monkeypatch, kit_assets):
     monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path))
     target = assets.ensure_tiny_model()
     (target / "model.safetensors").write_bytes(b"truncated")
-    assert not assets.is_complete(target, f"tiny-llama:{__import__('autograder.tiny').tiny.TINY_SPEC}")
+    assert not assets.is_complete(target, f"tiny-llama:{TINY_SPEC}")
     assets.ensure_tiny_model()
     assert (target / "model.safetensors").stat().st_size > 1000
 
@@ -73,7 +73,7 @@ def test_cli_reports_missing_wheel(monkeypatch, tmp_path, capsys):
 
 def test_cache_is_outside_the_working_tree(monkeypatch):
     monkeypatch.delenv("KIT_CACHE_DIR", raising=False)
-    assert paths.REPO_ROOT not in paths.cache_dir().parents
+    assert paths.PACKAGE_DIR.parent not in paths.cache_dir().parents
 
 
 def test_tiny_model_is_deterministic_and_uses_the_real_tokenizer(kit_assets):

@@ -1,6 +1,8 @@
 """End to end: the `grade` verb on the bundled example submissions, with a killed run resumed.
 
-This is the suite's one full-notebook grading run (several minutes on 2 cores)."""
+The example run is the suite's one full-notebook grading run (a few minutes on 2 cores). The check
+that a resumed run writes exactly what an uninterrupted one writes uses notebooks without the
+re-run cells, so that it can afford two runs."""
 import json
 import shutil
 import subprocess
@@ -12,8 +14,9 @@ import pytest
 from autograder import paths
 from autograder.batch import discover, grade_all
 from autograder.config import GradeConfig, Limits
+from submissions import build
 
-EXAMPLES = paths.REPO_ROOT / "data" / "example_submissions"
+EXAMPLES = paths.EXAMPLE_SUBMISSIONS
 
 
 def _results(out, student):
@@ -24,6 +27,20 @@ def _test(data, name):
     return next(t for t in data["tests"] if t["name"] == name)
 
 
+def _start_and_kill(inputs, out, jobs=1) -> dict:
+    """Start the CLI, kill it once the first student's record is written; returns the survivors' mtimes."""
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(inputs), "--out", str(out),
+                                "--jobs", str(jobs), "--no-gradebook"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 400
+    while time.time() < deadline and not list(out.glob("*/record.json")):
+        time.sleep(0.2)
+    process.kill()
+    process.wait()
+    survivors = {p.parent.name: p.stat().st_mtime for p in out.glob("*/record.json")}
+    assert survivors, "the first run wrote no result before it was killed"
+    return survivors
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, kit_assets):
     """Start the CLI, kill it once the first student is written, then resume in-process."""
@@ -32,15 +49,7 @@ def graded(tmp_path_factory, kit_assets):
     for notebook in EXAMPLES.glob("*.ipynb"):
         shutil.copy(notebook, inputs / notebook.name)
     shutil.copy(EXAMPLES / "alice.ipynb", inputs / "alice_again.ipynb")
-    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(inputs), "--out", str(out),
-                                "--jobs", "1", "--no-gradebook"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 400
-    while time.time() < deadline and not list(out.glob("*/results.json")):
-        time.sleep(1)
-    process.kill()
-    process.wait()
-    survivors = {p.parent.name: p.stat().st_mtime for p in out.glob("*/results.json")}
-    assert survivors, "the first run wrote no result before it was killed"
+    survivors = _start_and_kill(inputs, out)
     config = GradeConfig(out_dir=str(out), jobs=2, gradebook_db=f"sqlite:///{out / 'gradebook.db'}",
                          limits=Limits(timeout_s=300))
     results = grade_all([str(inputs)], config)
@@ -51,14 +60,14 @@ def test_killed_run_resumes_without_regrading(graded):
     out, _, survivors, _, results = graded
     assert len(results) == 6
     for student, mtime in survivors.items():
-        assert (out / student / "results.json").stat().st_mtime == mtime, f"{student} was graded twice"
+        assert (out / student / "record.json").stat().st_mtime == mtime, f"{student} was graded twice"
 
 
 def test_a_second_run_regrades_nothing(graded, capsys):
     out, inputs, _, config, _ = graded
-    before = {p: p.stat().st_mtime for p in out.glob("*/results.json")}
+    before = {p: p.stat().st_mtime for p in out.glob("*/*.json")}
     grade_all([str(inputs)], config)
-    assert {p: p.stat().st_mtime for p in out.glob("*/results.json")} == before
+    assert {p: p.stat().st_mtime for p in out.glob("*/*.json")} == before
     assert capsys.readouterr().out.count("unchanged, kept") == 6
 
 
@@ -72,11 +81,12 @@ def test_same_notebook_gives_identical_results(graded):
 
 def test_reference_submission_gets_every_autograded_point(graded):
     data = _results(graded[0], "alice")
-    auto = [t for t in data["tests"] if "manual" not in t["tags"]]
-    assert all(t["score"] == t["max_score"] for t in auto), [t for t in auto if t["score"] != t["max_score"]]
+    assert all(t["score"] == t["max_score"] for t in data["tests"]), [t for t in data["tests"] if t["score"] != t["max_score"]]
     assert data["score"] == pytest.approx(7.9)
-    manual = [t for t in data["tests"] if "manual" in t["tags"]]
-    assert any("closest to the answer" in t["output"] for t in manual), "the written answer is copied into feedback"
+    record = json.loads((graded[0] / "alice" / "record.json").read_text())
+    manual = [t for t in record["tests"] if t["status"] == "manual"]
+    assert any("closest to the answer" in t["output"] for t in manual), "the written answer is copied into the record"
+    assert "closest to the answer" in (graded[0] / "alice" / "feedback.md").read_text()
 
 
 def test_flawed_submissions_lose_points_with_named_mistakes(graded):
@@ -97,6 +107,8 @@ def test_flawed_submissions_lose_points_with_named_mistakes(graded):
 def test_unreadable_notebook_scores_zero_with_a_reason(graded):
     erin = _results(graded[0], "erin")
     assert erin["score"] == 0 and "not valid JSON" in erin["output"]
+    row = next(line for line in (graded[0] / "gradebook.csv").read_text().splitlines() if line.startswith("erin,"))
+    assert "not valid JSON" in row, "the reason reaches the gradebook, also after a resumed run"
 
 
 def test_outputs_follow_their_formats(graded):
@@ -104,12 +116,12 @@ def test_outputs_follow_their_formats(graded):
     data = _results(out, "carol")
     assert {"score", "execution_time", "tests"} <= set(data)
     assert all({"name", "score", "max_score", "output", "visibility"} <= set(t) for t in data["tests"])
-    for name in ("feedback.md", "feedback.html", "loss_curve.png"):
+    for name in ("feedback.md", "feedback.html", "curve_dpo_training_loop.png", "record.json"):
         assert (out / "alice" / name).is_file(), name
     feedback = (out / "carol" / "feedback.md").read_text()
     assert "summed over the batch" in feedback and "## DPO training" in feedback
     rows = (out / "gradebook.csv").read_text().strip().splitlines()
-    assert rows[0].startswith("student,total,data_prep") and len(rows) == 7
+    assert rows[0].startswith("student,autograded,autograded_max,hand_graded_pending,data_prep") and len(rows) == 7
 
 
 def test_grades_reach_nbgraders_gradebook(graded):
@@ -129,3 +141,39 @@ def test_nbgrader_submitted_tree_is_discovered(tmp_path):
     notebook.parent.mkdir(parents=True)
     shutil.copy(EXAMPLES / "alice.ipynb", notebook)
     assert discover([str(tmp_path)]) == [("zoe", notebook)]
+
+
+# ---------------------------------------------------------------------- resumed == uninterrupted
+def _functions_only(nb):
+    for grade_id in ("dpo_training_loop", "reward_training", "ppo_training"):
+        nb = build.without_cell(grade_id, nb)
+    return nb
+
+
+def _timeless(path):
+    """A results.json or record.json without its timing fields."""
+    data = json.loads(path.read_text())
+    data.pop("execution_time", None)
+    return data
+
+
+def test_a_resumed_run_writes_what_an_uninterrupted_run_writes(tmp_path, kit_assets):
+    inputs = tmp_path / "inputs"
+    build.write(_functions_only(build.solution_notebook()), inputs / "ann.ipynb")
+    build.write(_functions_only(build.without_cell("pad")), inputs / "ben.ipynb")
+    build.write(_functions_only(build.with_cell("dpo_loss", "def dpo_loss(*args, **kwargs):\n    return 1 / 0\n")),
+                inputs / "cid.ipynb")
+    build.write_bytes(b'{"cells": [ {"cell_type": "code", "source": "cut off', inputs / "dee.ipynb")
+
+    whole = tmp_path / "whole"
+    grade_all([str(inputs)], GradeConfig(out_dir=str(whole), jobs=1, gradebook_db=None))
+    resumed = tmp_path / "resumed"
+    survivors = _start_and_kill(inputs, resumed)
+    assert len(survivors) < 4, "the run was not killed halfway"
+    grade_all([str(inputs)], GradeConfig(out_dir=str(resumed), jobs=1, gradebook_db=None))
+
+    assert (resumed / "gradebook.csv").read_text() == (whole / "gradebook.csv").read_text()
+    for student in ("ann", "ben", "cid", "dee"):
+        for name in ("results.json", "record.json"):
+            assert _timeless(resumed / student / name) == _timeless(whole / student / name), f"{student}/{name}"
+    assert "not valid JSON" in (whole / "gradebook.csv").read_text()

@@ -1,4 +1,4 @@
-"""Checks for the synthetic preference data in data/preferences/.
+"""Checks for the synthetic preference data in alignment_kit/data/ (written by data/generate_preferences.py).
 
 Regenerate the files with ``python data/generate_preferences.py``.
 """
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-PREF_DIR = DATA_DIR / "preferences"
-GENERATOR = DATA_DIR / "generate_preferences.py"
+ROOT = Path(__file__).resolve().parents[1]
+PREF_DIR = ROOT / "alignment_kit" / "data"
+GENERATOR = ROOT / "data" / "generate_preferences.py"
 EXPECTED_ROWS = {"train": 2400, "test": 240, "unseen": 240}
 KEYS = {"prompt", "chosen", "rejected"}
 MAX_TOKEN_RATIO = 0.90

@@ -1,6 +1,6 @@
 """Mixed-precision DPO on a GPU: the precision the kit picks trains like fp32.
 
-Skipped without CUDA. On a GPU, `autograder.device.pick_precision("cuda")` picks bf16 autocast on
+Skipped without CUDA. On a GPU, `alignment_kit.device.pick_precision("cuda")` picks bf16 autocast on
 Ampere or newer and fp16 autocast with a `GradScaler` on older cards (a T4). One fixed-seed DPO stage is
 run the way the homework's training loop does it (reference functions, the real 135M model, 4 steps of
 2 preference pairs, AdamW at 5e-6, fp32 master weights) twice on the same batches: once in that
@@ -34,8 +34,8 @@ import math
 import pytest
 import torch
 
-from autograder import device as device_lib
-from autograder import paths
+from alignment_kit import device as device_lib
+from alignment_kit import paths
 from autograder.reference import reference_function
 
 pytestmark = [
@@ -57,7 +57,7 @@ STEP0_ATOL = 1e-4
 
 def model_dir():
     try:
-        from autograder import assets
+        from alignment_kit import assets
 
         return assets.ensure_embedded_model(verbose=False)
     except Exception as error:  # noqa: BLE001 - the GGUF wheel may be absent on a bare GPU box

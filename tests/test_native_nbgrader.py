@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from alignment_kit import paths as runtime_paths
 from autograder import paths
 
 
@@ -17,10 +18,10 @@ def test_nbgrader_autograde_scores_the_reference(tmp_path, kit_assets):
     shutil.copy(paths.REPO_ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
     submitted = tmp_path / "submitted" / "alice" / "dpo_homework"
     submitted.mkdir(parents=True)
-    shutil.copy(paths.REPO_ROOT / "data" / "example_submissions" / "alice.ipynb", submitted / "dpo_homework.ipynb")
+    shutil.copy(paths.EXAMPLE_SUBMISSIONS / "alice.ipynb", submitted / "dpo_homework.ipynb")
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path), "KIT_PROFILE": "smoke",
            "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "TRL_EXPERIMENTAL_SILENCE": "1",
-           "KIT_CACHE_DIR": str(paths.cache_dir())}
+           "KIT_CACHE_DIR": str(runtime_paths.cache_dir())}
     for verb in ("generate_assignment", "autograde"):
         done = subprocess.run([sys.executable, "-m", "nbgrader", verb, "dpo_homework", "--force"],
                               cwd=tmp_path, env=env, capture_output=True, text=True)

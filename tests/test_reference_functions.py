@@ -23,7 +23,7 @@ def ref():
 
 @pytest.fixture(scope="module")
 def kit_tok():
-    from autograder.checks.data import kit_tokenizer
+    from alignment_kit.probes import kit_tokenizer
 
     return kit_tokenizer()
 
@@ -225,9 +225,9 @@ def test_apply_chat_template_smollm_template(ref, kit_tok):
 
 @pytest.fixture(scope="module")
 def thinking_tok():
-    from autograder.checks.data import thinking_tokenizer
+    from alignment_kit.probes import THINKING_TEMPLATE, tokenizer_with_template
 
-    tok = thinking_tokenizer()
+    tok = tokenizer_with_template(THINKING_TEMPLATE)
     # The generation prompt adds "<think>\n", which the rendered assistant turn does not contain.
     assert tok.apply_chat_template([{"role": "user", "content": "Q"}], tokenize=False,
                                    add_generation_prompt=True).endswith("assistant\n<think>\n")

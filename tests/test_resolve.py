@@ -1,8 +1,8 @@
 """Which model and data a run uses, and the precision flags per device."""
 import pytest
 
-from autograder import device, paths, resolve
-from autograder.settings import HomeworkSettings
+from alignment_kit import device, paths, resolve
+from alignment_kit.settings import HomeworkSettings
 
 
 def test_offline_full_profile_uses_embedded_model_and_data(monkeypatch, kit_assets, capsys):

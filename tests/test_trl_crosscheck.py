@@ -66,8 +66,8 @@ def setup(tmp_path_factory):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from autograder.checks.data import kit_tokenizer
-    from autograder.tiny import make_tiny_causal_lm
+    from alignment_kit.probes import kit_tokenizer
+    from alignment_kit.tiny import make_tiny_causal_lm
 
     tokenizer = kit_tokenizer()
     apply_chat_template = reference_function("apply_chat_template")

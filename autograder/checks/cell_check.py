@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from alignment_kit import items
+
 
 @dataclass
 class Item:
@@ -29,12 +31,19 @@ class CellCheck:
     `judge(student_facts, reference_facts, job)` runs in the trusted parent and returns scored items.
     """
 
-    grade_id: str
-    part: str
-    points: float
+    grade_id: str  # the re-run cell's nbgrader grade_id, which is also its item's name
     substitutes: tuple[str, ...]
     prepare: Callable
     collect: Callable
     judge: Callable[[dict, dict, dict], list[Item]]
     job_data: Callable[[], dict]  # parent side: probe data sent to the worker (and reused for the reference)
     after_substitutes: Callable | None = None
+    curve: str = ""  # a fact holding a per-step series to plot against the reference's, if any
+
+    @property
+    def item(self) -> items.Item:
+        return items.item(self.grade_id)
+
+    @property
+    def points(self) -> float:
+        return self.item.points

@@ -1,33 +1,19 @@
-"""Checks for `get_log_prob` and `dpo_loss`: probes built to expose the usual mistakes."""
+"""Hidden probes and known mistakes of `get_log_prob` and `dpo_loss`."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.base import Mistake, Probe
-from autograder.checks.function_check import FunctionCheck, OutputShapeError
+from alignment_kit.probes import Probe, log_prob_probe, loss_probe
+from autograder.checks.base import Mistake
+from autograder.checks.function_check import FunctionCheck
 
 
 # ---------------------------------------------------------------- get_log_prob
-def _log_prob_probe(label: str, seed: int, batch: int, length: int, vocab: int, mask_dtype) -> Probe:
-    generator = torch.Generator().manual_seed(seed)
-    logits = torch.randn(batch, length, vocab, generator=generator) * 2.0
-    labels = torch.randint(0, vocab, (batch, length), generator=generator)
-    mask = torch.zeros(batch, length, dtype=torch.long)
-    for row in range(batch):
-        start = 1 + row % 3  # a "prompt" of 1-3 tokens the mask leaves out
-        stop = length - (row % 2)  # some rows end in padding
-        mask[row, start:stop] = 1
-    return Probe(label, (logits, labels, mask.to(mask_dtype)))
-
-
-def log_prob_probes(hidden: bool) -> list[Probe]:
-    if hidden:
-        return [_log_prob_probe("hidden logits A (int mask)", 101, 3, 9, 11, torch.long),
-                _log_prob_probe("hidden logits B (bool mask)", 102, 4, 7, 5, torch.bool),
-                _log_prob_probe("hidden logits C (float mask)", 103, 2, 12, 17, torch.float32)]
-    return [_log_prob_probe("logits with an int mask", 1, 2, 6, 7, torch.long),
-            _log_prob_probe("logits with a bool mask", 2, 3, 5, 4, torch.bool)]
+def log_prob_probes() -> list[Probe]:
+    return [log_prob_probe("hidden logits A (int mask)", 101, 3, 9, 11, torch.long),
+            log_prob_probe("hidden logits B (bool mask)", 102, 4, 7, 5, torch.bool),
+            log_prob_probe("hidden logits C (float mask)", 103, 2, 12, 17, torch.float32)]
 
 
 def _token_logps(logits, labels, dim=-1):
@@ -68,17 +54,8 @@ def _wrong_dim(logits, labels, mask):
     return (_token_logps(logits[:, :-1], labels[:, 1:], dim=1) * mask[:, 1:].float()).sum(-1)
 
 
-def _log_prob_components(output) -> dict:
-    if not isinstance(output, torch.Tensor):
-        raise OutputShapeError(f"get_log_prob should return a tensor, got {type(output).__name__}")
-    if output.dim() != 1:
-        raise OutputShapeError(f"get_log_prob should return one value per sequence (shape (batch,)), got shape {tuple(output.shape)}")
-    return {"log_probs": output.float()}
-
-
 GET_LOG_PROB = FunctionCheck(
-    name="get_log_prob", part="dpo_loss", points=1.0,
-    build_probes=log_prob_probes, components=_log_prob_components,
+    name="get_log_prob", hidden_probes=log_prob_probes,
     mistakes=[
         Mistake("no one-token shift: the logits at position t predict the token at t+1, so drop the last logit and the first label", _no_shift),
         Mistake("the one-token shift goes the wrong way: use logits[:, :-1] with labels[:, 1:], not logits[:, 1:] with labels[:, :-1]", _reverse_shift),
@@ -93,23 +70,8 @@ GET_LOG_PROB = FunctionCheck(
 
 
 # ---------------------------------------------------------------- dpo_loss
-def _loss_probe(label: str, seed: int, beta: float, batch: int) -> Probe:
-    """Log-probs on a grid of halves so that one pair has exactly tied rewards."""
-    generator = torch.Generator().manual_seed(seed)
-
-    def draw():
-        return -torch.randint(10, 120, (batch,), generator=generator).float() / 2
-
-    chosen, rejected, ref_chosen, ref_rejected = draw(), draw(), draw(), draw()
-    # Pair 0 is a tie: both sides gain the same log-prob over the reference.
-    rejected[0] = ref_rejected[0] + (chosen[0] - ref_chosen[0])
-    return Probe(label, (chosen, rejected, ref_chosen, ref_rejected), {"beta": beta})
-
-
-def loss_probes(hidden: bool) -> list[Probe]:
-    if hidden:
-        return [_loss_probe("hidden batch, beta=0.25", 202, 0.25, 7), _loss_probe("hidden batch, beta=0.05", 203, 0.05, 5)]
-    return [_loss_probe("batch of 6, beta=0.1", 11, 0.1, 6), _loss_probe("batch of 4, beta=0.5", 12, 0.5, 4)]
+def loss_probes() -> list[Probe]:
+    return [loss_probe("hidden batch, beta=0.25", 202, 0.25, 7), loss_probe("hidden batch, beta=0.05", 203, 0.05, 5)]
 
 
 def _rewards(c, r, rc, rr, beta):
@@ -161,26 +123,8 @@ def _ties_count(c, r, rc, rr, beta=0.1):
     return _triple(-F.logsigmoid(w - l), w, l, ties=True)
 
 
-def _scalar(value, name):
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise OutputShapeError(f"dpo_loss should return {name} as a scalar (averaged over the batch), got shape {tuple(value.shape)}")
-        return value.float().reshape(())
-    if isinstance(value, (int, float)):
-        return torch.tensor(float(value))
-    raise OutputShapeError(f"dpo_loss should return {name} as a tensor, got {type(value).__name__}")
-
-
-def _loss_components(output) -> dict:
-    if not isinstance(output, (tuple, list)) or len(output) != 3:
-        raise OutputShapeError("dpo_loss should return a tuple (loss, reward_accuracies, reward_margins)")
-    names = ("loss", "reward_accuracies", "reward_margins")
-    return {name: _scalar(value, name) for name, value in zip(names, output)}
-
-
 DPO_LOSS = FunctionCheck(
-    name="dpo_loss", part="dpo_loss", points=1.0,
-    build_probes=loss_probes, components=_loss_components,
+    name="dpo_loss", hidden_probes=loss_probes,
     mistakes=[
         Mistake("sign flip: the loss is -logsigmoid(chosen_reward - rejected_reward), not of the reverse", _sign_flip),
         # Swapping chosen/rejected and swapping policy/reference give the same numbers.

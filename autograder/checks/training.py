@@ -21,10 +21,11 @@ LOSS_ATOL, LOSS_RTOL = 1e-4, 1e-3  # fp32 on a CPU; different op orders stay far
 
 def job_data() -> dict:
     """Tokenized rows from the kit data, prepared with the reference functions (trusted)."""
-    from autograder import paths
-    from autograder.checks.data import kit_tokenizer
-    from autograder.reference import reference_function
     import json
+
+    from alignment_kit import paths
+    from alignment_kit.probes import kit_tokenizer
+    from autograder.reference import reference_function
 
     tokenizer = kit_tokenizer()
     apply_template, tokenize = reference_function("apply_chat_template"), reference_function("tokenize_row")
@@ -46,8 +47,8 @@ def prepare(job: dict, scratch) -> tuple[dict, dict]:
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    from autograder.checks.data import kit_tokenizer
-    from autograder.tiny import make_tiny_causal_lm
+    from alignment_kit.probes import kit_tokenizer
+    from alignment_kit.tiny import make_tiny_causal_lm
 
     tokenizer = kit_tokenizer()
     policy, ref = make_tiny_causal_lm(tokenizer), make_tiny_causal_lm(tokenizer)
@@ -197,7 +198,8 @@ def judge(student: dict, reference: dict, job: dict) -> list[Item]:
 
 
 TRAINING_LOOP = CellCheck(
-    grade_id="dpo_training_loop", part="dpo_training", points=2.0,
+    grade_id="dpo_training_loop",
     substitutes=("get_log_prob", "dpo_loss", "pad", "pad_collate_fn"),
     prepare=prepare, collect=collect, judge=judge, job_data=job_data, after_substitutes=after_substitutes,
+    curve="losses",
 )

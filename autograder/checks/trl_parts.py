@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import shutil
 
-from autograder.checks.base import Mistake, Probe
+from alignment_kit.probes import Probe
+from autograder.checks.base import Mistake
 from autograder.checks.cell_check import CellCheck, Item
-from autograder.checks.data import HIDDEN_ROWS, PUBLIC_ROWS
-from autograder.checks.function_check import FunctionCheck, OutputShapeError
+from autograder.checks.data import HIDDEN_ROWS
+from autograder.checks.function_check import FunctionCheck
 
 REWARD_TRAIN_ROWS, REWARD_HELD_OUT_ROWS, REWARD_STEPS = 256, 64, 40
 REWARD_MIN_ACCURACY = 0.6  # "above chance" with margin; the reference run reaches far more (see tests)
@@ -15,15 +16,8 @@ PPO_EPISODES = 8
 
 
 # ---------------------------------------------------------------- to_implicit_prompt_preferences
-def implicit_probes(hidden: bool) -> list[Probe]:
-    row = (HIDDEN_ROWS if hidden else PUBLIC_ROWS)[0]
-    return [Probe("hidden: a preference row" if hidden else "a preference row", (dict(row),))]
-
-
-def _implicit_components(output) -> dict:
-    if not isinstance(output, dict) or "chosen" not in output or "rejected" not in output:
-        raise OutputShapeError("to_implicit_prompt_preferences should return a dict with `chosen` and `rejected`")
-    return {"chosen": output["chosen"], "rejected": output["rejected"]}
+def implicit_probes() -> list[Probe]:
+    return [Probe("hidden: a preference row", (dict(HIDDEN_ROWS[0]),))]
 
 
 def _answer_only(example):
@@ -35,8 +29,7 @@ def _plain_strings(example):
 
 
 TO_IMPLICIT = FunctionCheck(
-    name="to_implicit_prompt_preferences", part="reward_model", points=0.3,
-    build_probes=implicit_probes, components=_implicit_components,
+    name="to_implicit_prompt_preferences", hidden_probes=implicit_probes,
     mistakes=[
         Mistake("the user turn is missing: both conversations must start with the prompt as a user message", _answer_only),
         Mistake("returns concatenated strings: return lists of chat messages (role/content dicts)", _plain_strings),
@@ -47,7 +40,7 @@ TO_IMPLICIT = FunctionCheck(
 # ---------------------------------------------------------------- shared worker helpers
 def _copy_tiny_model(scratch) -> str:
     """A private copy of the tiny checkpoint the unprivileged worker can read."""
-    from autograder import paths
+    from alignment_kit import paths
 
     target = scratch / "tiny-model"
     # copyfile, not copy2: the cache may hold owner-only files, and the copy must be world-readable.
@@ -61,8 +54,8 @@ def _trl_namespace(scratch, **settings_changes) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-    from autograder.checks.data import kit_tokenizer
-    from autograder.settings import HomeworkSettings
+    from alignment_kit.probes import kit_tokenizer
+    from alignment_kit.settings import HomeworkSettings
 
     settings = HomeworkSettings(profile="smoke", model_path=_copy_tiny_model(scratch), dataset="",
                                 output_dir=str(scratch / "outputs"), **settings_changes)
@@ -72,7 +65,7 @@ def _trl_namespace(scratch, **settings_changes) -> dict:
 
 
 def _kit_rows(split: str, count: int) -> list[dict]:
-    from autograder import paths
+    from alignment_kit import paths
 
     lines = (paths.DATA_DIR / f"{split}.jsonl").read_text().splitlines()[:count]
     return [json.loads(line) for line in lines]
@@ -100,7 +93,7 @@ def reward_prepare(job: dict, scratch) -> tuple[dict, dict]:
 def reward_collect(namespace: dict, state: dict) -> dict:
     from trl import RewardTrainer
 
-    from autograder.homework_utils import reward_scores
+    from alignment_kit.helpers import reward_scores
 
     model = namespace.get("reward_model")
     trainers = [v for v in namespace.values() if isinstance(v, RewardTrainer)]
@@ -136,7 +129,7 @@ def reward_judge(student: dict, reference: dict, job: dict) -> list[Item]:
 
 
 REWARD_TRAINING = CellCheck(
-    grade_id="reward_training", part="reward_model", points=0.7,
+    grade_id="reward_training",
     substitutes=("to_implicit_prompt_preferences",),
     prepare=reward_prepare, collect=reward_collect, judge=reward_judge, job_data=reward_job,
 )
@@ -144,8 +137,8 @@ REWARD_TRAINING = CellCheck(
 
 # ---------------------------------------------------------------- PPO cell
 def ppo_job() -> dict:
-    from autograder.checks.data import kit_tokenizer
-    from autograder.homework_utils import prompt_input_ids
+    from alignment_kit.helpers import prompt_input_ids
+    from alignment_kit.probes import kit_tokenizer
 
     tokenizer = kit_tokenizer()
     return {"prompts": [prompt_input_ids(r, tokenizer) for r in _kit_rows("train", 16)]}
@@ -155,7 +148,7 @@ def ppo_prepare(job: dict, scratch) -> tuple[dict, dict]:
     from datasets import Dataset
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
-    from autograder.tiny import make_tiny_reward_model
+    from alignment_kit.tiny import make_tiny_reward_model
 
     namespace = _trl_namespace(scratch, ppo_episodes=PPO_EPISODES, max_new_tokens=8)
     reward_model = make_tiny_reward_model(namespace["tokenizer"], seed=1)
@@ -209,6 +202,6 @@ def ppo_judge(student: dict, reference: dict, job: dict) -> list[Item]:
 
 
 PPO_TRAINING = CellCheck(
-    grade_id="ppo_training", part="ppo", points=2.0, substitutes=(),
+    grade_id="ppo_training", substitutes=(),
     prepare=ppo_prepare, collect=ppo_collect, judge=ppo_judge, job_data=ppo_job,
 )

@@ -135,3 +135,15 @@ def batch_grader(grader, batches: list[list], folder_factory, names: list[str]):
         return cache[index]
 
     return grade
+
+
+def filled_student_notebook(student: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The student notebook with every solution region answered from the source notebook, as a
+    student who solved everything would hand it in (no solution markers, no hidden tests)."""
+    solved = {grade_id(c): c.source for c in _reference().cells if grade_id(c)}
+    filled = copy.deepcopy(student)
+    for cell in filled.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            cell.source = "\n".join(line for line in solved[grade_id(cell)].splitlines()
+                                    if not line.strip().startswith(("### BEGIN SOLUTION", "### END SOLUTION")))
+    return filled

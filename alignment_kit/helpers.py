@@ -18,7 +18,7 @@ def generate_reply(model, tokenizer, prompt: str, max_new_tokens: int = 40) -> s
                                            return_tensors="pt", return_dict=True).to(model.device)
     was_training = model.training
     model.eval()
-    with torch.no_grad():
+    with torch.inference_mode():
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                 pad_token_id=tokenizer.pad_token_id)
     model.train(was_training)
@@ -32,7 +32,7 @@ def prompt_input_ids(example: dict, tokenizer) -> dict:
     return {"input_ids": list(encoded["input_ids"])}
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def reward_scores(reward_model, tokenizer, conversations: list[list[dict]], batch_size: int = 16) -> torch.Tensor:
     """Scalar reward for each conversation (a list of chat messages)."""
     reward_model.eval()

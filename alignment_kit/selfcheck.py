@@ -1,0 +1,118 @@
+"""Public self-checks a student runs inside the notebook, with the grader's own messages.
+
+Each `check_<function>(fn)` calls the student's function on the public probes and compares the
+output with the expected outputs stored in `fixtures/public.json`. That file also stores what each
+known mistake outputs on the same probes, so a failure can name the mistake. It is written by the
+instructor's `python -m autograder fixtures`; nothing here holds a solution. The grader runs other,
+hidden probes.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import types
+
+from alignment_kit import items, outputs, paths
+from alignment_kit.compare import Verdict, judge, plural  # noqa: F401 - Verdict is part of the API
+from alignment_kit.probes import PUBLIC_PROBES
+
+
+class SelfCheckFailed(AssertionError):
+    """A public check failed; the message lists what is wrong and how to fix it."""
+
+
+@functools.lru_cache(maxsize=1)
+def _fixtures() -> dict:
+    return json.loads(paths.FIXTURES.read_text())
+
+
+def expected_public(name: str) -> list[dict]:
+    """The stored expectations for `name`: per probe, its label, expected run and mistake runs."""
+    return _fixtures()[name]
+
+
+def _with_stubs(fn, stubs: str):
+    """A copy of `fn` that sees the check's stand-in helpers, leaving the notebook's own untouched."""
+    namespace = dict(fn.__globals__)
+    exec(compile(stubs, "<stubs>", "exec"), namespace)  # noqa: S102 - the runtime's own stand-ins
+    return types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
+def function_verdicts(name: str, fn) -> list[Verdict]:
+    """Run `fn` on the public probes of `name` and judge each output against the stored expectations."""
+    spec = outputs.OUTPUTS[name]
+    probes, stored = PUBLIC_PROBES[name](), expected_public(name)
+    if [p.label for p in probes] != [s["label"] for s in stored]:
+        raise RuntimeError(f"the stored expectations for {name} do not match its probes; "
+                           "reinstall the course runtime (`python -m autograder fixtures` rewrites them)")
+    if spec.stubs:
+        fn = _with_stubs(fn, spec.stubs)
+    verdicts = []
+    for probe, entry in zip(probes, stored):
+        got = outputs.run(name, fn, probe.args, probe.kwargs)
+        mistakes = [(message, run) for message, run in entry["mistakes"]]
+        verdicts.append(judge(name, probe.label, got, entry["expected"], mistakes, spec.tolerance, spec.requirements))
+    return verdicts
+
+
+def report(name: str, verdicts: list[Verdict]) -> None:
+    """Print a green line when every check passed; otherwise raise with one line per failure."""
+    failures = [v.message for v in verdicts if not v.passed]
+    if failures:
+        raise SelfCheckFailed(f"{name}: {len(failures)} of {plural(len(verdicts), 'check')} failed:\n- "
+                              + "\n- ".join(failures))
+    print(f"✓ {name}: {'the check' if len(verdicts) == 1 else f'all {len(verdicts)} checks'} passed")
+
+
+def _function_checker(name: str):
+    def check(fn) -> None:
+        report(name, function_verdicts(name, fn))
+    check.__name__ = check.__qualname__ = f"check_{name}"
+    check.__doc__ = f"Check `{name}` on the public probes; raises with the mistake named when one fails."
+    return check
+
+
+# check_apply_chat_template, check_tokenize_row, ...: one per graded function of the item table.
+for _item in items.items_of(items.FUNCTION):
+    globals()[f"check_{_item.name}"] = _function_checker(_item.name)
+del _item
+
+
+def check_training_log(losses, accs, margins, num_steps) -> None:
+    """Public sanity check of the DPO loop's logs: one finite entry per step, accuracies in [0, 1]."""
+    problems = []
+    for name, values in (("losses", losses), ("accs", accs), ("margins", margins)):
+        if len(values) != num_steps:
+            problems.append(f"`{name}` has {len(values)} entries, expected {num_steps}")
+        elif not all(isinstance(v, float) and math.isfinite(v) for v in values):
+            problems.append(f"`{name}` holds values that are not finite floats (use .item())")
+    if accs and not all(0.0 <= a <= 1.0 for a in accs):
+        problems.append("reward accuracies must lie in [0, 1]")
+    if losses and abs(losses[0] - math.log(2)) > 0.05:
+        problems.append(f"the first loss should be close to log(2) = 0.693 (policy = reference), got {losses[0]:.4f}")
+    report("DPO training log", [Verdict("log", not problems, "; ".join(problems))])
+
+
+def check_reward_model(reward_model, tokenizer, rows) -> None:
+    """Public check: the reward model gives one finite score per conversation."""
+    from alignment_kit.helpers import reward_scores
+
+    scores = reward_scores(reward_model, tokenizer, [rows[0]["chosen"], rows[0]["rejected"]])
+    ok = scores.shape == (2,) and all(math.isfinite(float(s)) for s in scores)
+    report("reward model", [Verdict("scores", ok, f"expected two finite scores, got {scores}")])
+
+
+def check_ppo_trainer(ppo_trainer, reward_model) -> None:
+    """Public check: a PPOTrainer that uses this reward model and finished at least one step."""
+    from trl.experimental.ppo import PPOTrainer
+
+    problems = []
+    if not isinstance(ppo_trainer, PPOTrainer):
+        problems.append("ppo_trainer is not a trl.experimental.ppo.PPOTrainer")
+    else:
+        if ppo_trainer.reward_model is not reward_model:
+            problems.append("the trainer's reward_model is not the reward model trained above")
+        if ppo_trainer.state.global_step < 1:
+            problems.append("train() has not completed a step")
+    report("PPO trainer", [Verdict("trainer", not problems, "; ".join(problems))])

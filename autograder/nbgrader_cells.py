@@ -1,0 +1,77 @@
+"""What the hidden test cells of the nbgrader source notebook call, so nbgrader grades as the kit does.
+
+In nbgrader's own flow (`nbgrader autograde`) each graded test cell of a submission ends with
+`item_score("<item>")` in its hidden part. The first such call grades the submitted notebook file
+with `python -m autograder grade`, in a subprocess and with the kit's isolated workers; later calls
+read the stored record. The value of the cell is the item's score, which nbgrader takes as partial
+credit, so both flows give the same score, item by item. Before the visible public check runs, the
+hidden part swaps `selfcheck` for a quiet stand-in: a failing public probe must not zero the cell.
+
+The submission's own cells still run in nbgrader's kernel, outside any sandbox (see the README).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alignment_kit import paths as runtime_paths
+from autograder import paths
+from autograder.results import SubmissionResult
+
+_records: dict[str, SubmissionResult] = {}
+
+
+class _QuietChecks:
+    """Stands in for `alignment_kit.selfcheck` while autograding: every check only says it was skipped."""
+
+    def __getattr__(self, name: str):
+        if not name.startswith("check_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: print(f"({name}: public check skipped while autograding; the grade follows)")
+
+
+def quiet_public_checks() -> _QuietChecks:
+    return _QuietChecks()
+
+
+def _submitted_notebook(folder: Path) -> Path:
+    """The notebook nbgrader is grading: the assignment's notebook in the kernel's folder, else the only one."""
+    named = folder / paths.SOLUTION_NOTEBOOK.name
+    if named.is_file():
+        return named
+    found = sorted(p for p in folder.glob("*.ipynb"))
+    if len(found) != 1:
+        raise RuntimeError(f"expected one notebook in {folder}, found {[p.name for p in found]}")
+    return found[0]
+
+
+def graded_record(notebook: Path) -> SubmissionResult:
+    """Grade `notebook` once with the kit's CLI (cached by content) and return its stored record."""
+    digest = hashlib.sha256(notebook.read_bytes()).hexdigest()
+    if digest in _records:
+        return _records[digest]
+    out = runtime_paths.cache_dir() / "nbgrader-grades" / digest[:16]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(paths.REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(notebook), "--out", str(out),
+                           "--jobs", "1", "--no-gradebook"], cwd=paths.REPO_ROOT, env=env, capture_output=True, text=True)
+    record = out / notebook.stem / "record.json"
+    if done.returncode != 0 or not record.is_file():
+        raise RuntimeError(f"the kit's grader failed on {notebook.name}:\n{(done.stdout + done.stderr)[-3000:]}")
+    _records[digest] = SubmissionResult.from_record(json.loads(record.read_text()))
+    return _records[digest]
+
+
+def item_score(name: str) -> float:
+    """Print the grader's lines for item `name` of the notebook being autograded; return its score."""
+    record = graded_record(_submitted_notebook(Path.cwd()))
+    lines = [t for t in record.tests if t.item == name and t.status != "manual"]
+    if record.error:
+        print(f"✗ the notebook could not be graded: {record.error}")
+    for test in lines:
+        mark = "✓" if test.status == "passed" else "✗"
+        print(f"{mark} {test.name}: {test.score:g} / {test.max_score:g}\n  " + test.output.replace("\n", "\n  "))
+    return round(sum(t.score for t in lines), 4)

@@ -1,0 +1,155 @@
+"""`python -m autograder release --out DIR`: build what an instructor hands out to students.
+
+The bundle holds the student notebook (generated from the source with nbgrader), the runtime wheel
+`alignment_kit-*.whl`, a short student README and, on request, the model wheel. It is written as a
+folder and as one zip; with `--nbgrader-course` it also goes into nbgrader's `release/` layout.
+Before anything is written, the wheel and the notebook are scanned (`boundary.py`): a bundle that
+would hand out grader code, a hidden probe or a solution line is refused.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alignment_kit import settings
+from alignment_kit.assets import WHEEL as MODEL_WHEEL
+from autograder import boundary, paths
+from autograder.generate import generate_into
+
+TEMPLATE = Path(__file__).parent / "templates" / "student_readme.md"
+INSTALL_CELL = "install-runtime"  # id of the notebook cell that installs the runtime
+INSTALL_LINE = 'KIT_INSTALL_FROM = ""'
+TIMINGS = """Measured on this kit's 2-core CPU machine (no GPU):
+
+| run | time |
+|---|---|
+| `smoke`, the whole notebook | about 1 minute |
+| `full`, DPO stage (50 steps of 4 pairs, length 128) | about 6 minutes |
+
+GPU times are not measured by the kit yet; the `full` profile is where a GPU helps."""
+
+
+@dataclass
+class ReleaseConfig:
+    """Settings of one `release` run."""
+
+    out_dir: str = field(default="release", metadata={"help": "folder to write the student bundle into"})
+    install_from: str = field(default="", metadata={
+        "help": "where the notebook's first cell installs the runtime from on Colab or Kaggle: a URL of the "
+                "wheel, or a pip git URL of a repository that holds only the runtime"})
+    nbgrader_course: str = field(default="", metadata={
+        "help": "an nbgrader course folder: also write the bundle into its release/<assignment>/"})
+    model_wheel: str = field(default="", metadata={
+        "help": f"a downloaded {MODEL_WHEEL} wheel to include, for laptops and Kaggle without internet"})
+
+
+def build_runtime_wheel(dest: Path) -> Path:
+    """Build the `alignment-kit` wheel from a clean copy of the runtime (the checkout stays untouched)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        source = Path(scratch) / "src"
+        source.mkdir()
+        shutil.copyfile(paths.REPO_ROOT / "pyproject.toml", source / "pyproject.toml")
+        shutil.copytree(paths.RUNTIME_DIR, source / "alignment_kit", ignore=shutil.ignore_patterns("__pycache__"))
+        built = Path(scratch) / "dist"
+        done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                               "--wheel-dir", str(built), str(source)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"building the runtime wheel failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        (wheel,) = built.glob("alignment_kit-*.whl")
+        dest.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy2(wheel, dest / wheel.name))
+
+
+def student_notebook(target: Path, install_from: str) -> Path:
+    """The student notebook, freshly generated from the source, with the install location filled in."""
+    with tempfile.TemporaryDirectory() as scratch:
+        generated = generate_into(Path(scratch))
+        notebook = json.loads(generated.read_text())
+    cell = next(c for c in notebook["cells"] if c.get("id") == INSTALL_CELL)
+    source = "".join(cell["source"])
+    if INSTALL_LINE not in source:
+        raise RuntimeError(f"the install cell of the source notebook lost its line {INSTALL_LINE!r}")
+    filled = source.replace(INSTALL_LINE, f"KIT_INSTALL_FROM = {json.dumps(install_from)}")
+    cell["source"] = filled.splitlines(keepends=True)
+    target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    return target
+
+
+def _profiles_table() -> str:
+    columns = ["dpo_steps", "batch_size", "reward_steps", "ppo_episodes", "max_new_tokens"]
+    lines = ["| profile | model | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    models = {"smoke": "tiny random Llama, real tokenizer", "full": "SmolLM(2)-135M-Instruct"}
+    for profile, sizes in settings.PROFILE_SIZES.items():
+        lines.append(f"| `{profile}` | {models[profile]} | " + " | ".join(str(sizes[c]) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def student_readme(files: list[Path], install_from: str, notebook: Path, wheel: Path) -> str:
+    listing = "\n".join(f"- `{f.name}`" for f in files)
+    if install_from:
+        install_note = f"It installs from `{install_from}`."
+        colab_note = "The first cell installs the runtime from the course's location."
+    else:
+        install_note = ("This release names no download location, so on Colab and Kaggle the first cell looks for "
+                        f"`{wheel.name}` next to the notebook.")
+        colab_note = f"First upload `{wheel.name}` to the session's files (the folder icon on the left)."
+    return TEMPLATE.read_text().format(
+        title=paths.ASSIGNMENT, files=listing, install_note=install_note, colab_note=colab_note, wheel=wheel.name,
+        model_wheel=MODEL_WHEEL, notebook=notebook.name, profiles=_profiles_table(), timings=TIMINGS)
+
+
+def _zip(files: list[Path], target: Path) -> Path:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(path, path.name)
+    return target
+
+
+def build(config: ReleaseConfig) -> tuple[list[Path], boundary.BoundaryReport]:
+    """Write the bundle; returns its files (the zip last) and the boundary scan. Refuses a leaking bundle."""
+    out = Path(config.out_dir).resolve()
+    with tempfile.TemporaryDirectory() as scratch:
+        staging = Path(scratch)
+        wheel = build_runtime_wheel(staging)
+        notebook = student_notebook(staging / paths.STUDENT_NOTEBOOK.name, config.install_from)
+        files = [notebook, wheel]
+        if config.model_wheel:
+            files.append(Path(shutil.copy2(config.model_wheel, staging / Path(config.model_wheel).name)))
+        report = boundary.scan([wheel, notebook])
+        if report.leaks:
+            raise RuntimeError("refusing to release: " + report.summary())
+        readme = staging / "README.md"
+        readme.write_text(student_readme(files + [readme], config.install_from, notebook, wheel))
+        files.append(readme)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [Path(shutil.copy2(f, out / f.name)) for f in files]
+    written.append(_zip(written, out / f"{paths.ASSIGNMENT}-student.zip"))
+    if config.nbgrader_course:
+        target = Path(config.nbgrader_course).resolve() / "release" / paths.ASSIGNMENT
+        target.mkdir(parents=True, exist_ok=True)
+        for path in written[:-1]:
+            shutil.copy2(path, target / path.name)
+    return written, report
+
+
+def main(config: ReleaseConfig) -> int:
+    try:
+        written, report = build(config)
+    except (RuntimeError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    for path in written:
+        print(f"  {path.stat().st_size / 1024:10.1f} KiB  {path}")
+    if config.nbgrader_course:
+        print(f"also written to {Path(config.nbgrader_course).resolve() / 'release' / paths.ASSIGNMENT}/ "
+              f"(then: nbgrader release_assignment {paths.ASSIGNMENT})")
+    if not config.install_from:
+        print("note: no --install-from given; on Colab and Kaggle students upload the wheel next to the notebook")
+    return 0

@@ -1,0 +1,49 @@
+"""The item table is the one declaration of what is graded: the source notebook and the grader agree with it."""
+import nbformat
+import pytest
+
+from alignment_kit import items
+from autograder import checks, paths
+
+
+@pytest.fixture(scope="module")
+def source_cells():
+    notebook = nbformat.read(paths.SOLUTION_NOTEBOOK, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells if "nbgrader" in c.metadata}
+
+
+def test_notebook_points_equal_the_declared_points_item_by_item(source_cells):
+    graded = {gid: c.metadata["nbgrader"]["points"] for gid, c in source_cells.items() if c.metadata["nbgrader"]["grade"]}
+    assert graded == {item.grade_id: item.points for item in items.ITEMS}
+
+
+def test_notebook_points_equal_the_declared_points_part_by_part(source_cells):
+    for part in items.PARTS:
+        in_notebook = sum(source_cells[i.grade_id].metadata["nbgrader"]["points"] for i in items.ITEMS if i.part == part.name)
+        assert in_notebook == pytest.approx(part.points), part.name
+
+
+def test_the_homework_is_nine_points_plus_a_bonus():
+    assert items.homework_points() == pytest.approx(9.0)
+    assert sum(p.points for p in items.PARTS if p.bonus) == pytest.approx(1.0)
+
+
+def test_every_autograded_item_has_exactly_one_check():
+    assert not checks.unmatched()
+
+
+def test_each_graded_function_and_cell_has_its_solution_cell(source_cells):
+    for item in items.ITEMS:
+        if item.kind == items.MANUAL:
+            assert source_cells[item.name].metadata["nbgrader"]["solution"], item.name
+            continue
+        assert source_cells[item.name].metadata["nbgrader"]["solution"], f"no solution cell {item.name!r}"
+        if item.kind == items.CELL:
+            assert item.marker in source_cells[item.name].source, f"the marker of {item.name} is not in its cell"
+
+
+def test_unknown_names_are_refused_with_the_choices():
+    with pytest.raises(KeyError, match="apply_chat_template"):
+        items.item("nope")
+    with pytest.raises(ValueError, match="function"):
+        items.Item("x", "data_prep", 1.0, "quiz", "a quiz")

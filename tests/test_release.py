@@ -1,0 +1,177 @@
+"""What students get: a runtime wheel without answers, and a bundle that works on its own.
+
+The slow test copies the bundle out of the repository, makes a fresh virtual environment offline
+(it reuses the packages already installed here, but never this checkout), installs the wheel and
+runs two notebooks: the student notebook, which must stop at the first `todo()`, and the student
+notebook with the reference answers filled in, which must run to the end in the smoke profile with
+every public self-check passing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import site
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import boundary, paths
+from autograder.release import ReleaseConfig, build, build_runtime_wheel
+from submissions import build as notebooks
+
+URL = "https://example.org/course/alignment_kit-0.1.0-py3-none-any.whl"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory, kit_assets):
+    course = tmp_path_factory.mktemp("course")
+    out = tmp_path_factory.mktemp("bundle")
+    written, report = build(ReleaseConfig(out_dir=str(out), install_from=URL, nbgrader_course=str(course)))
+    return out, written, report, course
+
+
+def test_the_runtime_wheel_holds_no_grader_no_hidden_probe_and_no_solution(tmp_path):
+    wheel = build_runtime_wheel(tmp_path)
+    report = boundary.scan([wheel])
+    print(report.summary())
+    assert not report.leaks, report.summary()
+    assert report.solution_lines > 50 and report.hidden_texts > 10 and report.text_lines > 1000, "the scan saw too little"
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [n for n in names if n.startswith("autograder")], names
+    assert {"alignment_kit/data/train.jsonl", "alignment_kit/fixtures/public.json", "alignment_kit/selfcheck.py"} <= set(names)
+
+
+def test_the_boundary_scan_catches_each_kind_of_leak(tmp_path):
+    """A planted grader module, hidden probe label and solution line are each reported."""
+    from autograder import checks
+
+    solution_line = sorted(boundary.solution_lines())[0]
+    hidden_label = checks.function_check("pad").probes(hidden=True)[0].label
+    planted = tmp_path / "planted.whl"
+    with zipfile.ZipFile(planted, "w") as archive:
+        archive.writestr("autograder/grade.py", "pass\n")
+        archive.writestr("alignment_kit/leak.py", f"x = 1\n    {solution_line}\nLABEL = {hidden_label!r}\n")
+    leaks = "\n".join(boundary.scan([planted]).leaks)
+    assert "grader module" in leaks and "hidden probe" in leaks and "solution line" in leaks, leaks
+
+
+def test_the_bundle_holds_notebook_wheel_readme_and_zip(bundle):
+    out, written, report, course = bundle
+    names = sorted(p.name for p in written)
+    assert names == sorted(["dpo_homework.ipynb", "alignment_kit-0.1.0-py3-none-any.whl", "README.md",
+                            "dpo_homework-student.zip"])
+    assert not report.leaks
+    with zipfile.ZipFile(out / "dpo_homework-student.zip") as archive:
+        assert sorted(archive.namelist()) == sorted(n for n in names if not n.endswith(".zip"))
+    release = course / "release" / paths.ASSIGNMENT
+    assert sorted(p.name for p in release.iterdir()) == sorted(n for n in names if not n.endswith(".zip"))
+    readme = (out / "README.md").read_text()
+    for topic in ("Colab", "Kaggle", "KIT_PROFILE", "offline", "Save it with its outputs", URL):
+        assert topic in readme, topic
+
+
+def test_the_released_notebook_installs_from_the_given_location(bundle):
+    notebook = json.loads((bundle[0] / "dpo_homework.ipynb").read_text())
+    first_code = next(c for c in notebook["cells"] if c["cell_type"] == "code")
+    assert f"KIT_INSTALL_FROM = {json.dumps(URL)}" in "".join(first_code["source"])
+
+
+def _install_cell(url: str) -> str:
+    notebook = json.loads(paths.STUDENT_NOTEBOOK.read_text())
+    source = "".join(next(c for c in notebook["cells"] if c["cell_type"] == "code")["source"])
+    return source.replace('KIT_INSTALL_FROM = ""', f"KIT_INSTALL_FROM = {json.dumps(url)}")
+
+
+def test_the_install_cell_explains_itself_without_a_location(tmp_path):
+    """Where the runtime is missing and no location was given, the first cell says what to do."""
+    script = "import importlib.util\n_real = importlib.util.find_spec\n" \
+             "importlib.util.find_spec = lambda name, *a: None if name == 'alignment_kit' else _real(name, *a)\n"
+    done = subprocess.run([sys.executable, "-c", script + _install_cell("")], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "not installed" in done.stdout and "alignment_kit-*.whl" in done.stdout
+
+
+def test_the_install_cell_does_nothing_where_the_runtime_is_installed(tmp_path):
+    done = subprocess.run([sys.executable, "-c", _install_cell(URL)], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == "", (done.stdout, done.stderr)
+
+
+# ---------------------------------------------------------------------- the bundle alone
+RUN_NOTEBOOK = textwrap.dedent('''
+    import sys
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = nbformat.read(sys.argv[1], as_version=4)
+    client = NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": "."}})
+    try:
+        client.execute()
+        print("NOTEBOOK RAN TO THE END")
+    except CellExecutionError as error:
+        print("NOTEBOOK STOPPED:", str(error)[-1500:])
+    finally:
+        nbformat.write(notebook, sys.argv[2])
+''')
+
+
+def _fresh_venv(root: Path) -> Path:
+    """A new venv that sees this machine's installed packages, but not this checkout or its runtime."""
+    reuse = root / "reuse"
+    reuse.mkdir()
+    for entry in Path(site.getsitepackages()[0]).iterdir():
+        if entry.name.startswith(("alignment_kit", "__editable__", "_alignment_kit")) or entry.suffix == ".pth":
+            continue
+        (reuse / entry.name).symlink_to(entry)
+    venv = root / "venv"  # without its own pip and setuptools: the reused (pinned) ones serve
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (next(venv.glob("lib/python*/site-packages")) / "reuse_installed.pth").write_text(f"{reuse}\n")
+    return venv
+
+
+@pytest.mark.slow
+def test_the_bundle_alone_runs_in_a_fresh_venv_offline(bundle, tmp_path):
+    log = []
+    work = tmp_path / "student"
+    shutil.copytree(bundle[0], work)
+    venv = _fresh_venv(tmp_path)
+    (tmp_path / "home").mkdir()
+    python = str(venv / "bin" / "python")
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path / "home"), "KIT_PROFILE": "smoke",
+           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": "/dev/null",
+           "MPLBACKEND": "Agg",
+           "KIT_CACHE_DIR": str(tmp_path / "model-cache"), "TRL_EXPERIMENTAL_SILENCE": "1"}
+
+    def run(*command, check=True):
+        done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+        log.append(f"$ {' '.join(map(str, command))}\n{done.stdout[-3000:]}{done.stderr[-1500:]}")
+        assert not check or done.returncode == 0, log[-1]
+        return done
+
+    wheel = next(work.glob("alignment_kit-*.whl")).name
+    run(python, "-m", "pip", "install", "--no-index", wheel)  # offline: its dependencies are already there
+    where = run(python, "-c", "import alignment_kit; print(alignment_kit.__file__)").stdout
+    assert str(venv) in where, f"the runtime does not come from the bundle's wheel: {where}"
+    assert run(python, "-c", "import autograder", check=False).returncode != 0, "the grader is importable"
+
+    (work / "run_notebook.py").write_text(RUN_NOTEBOOK)
+    stopped = run(python, "run_notebook.py", "dpo_homework.ipynb", "student-run.ipynb").stdout
+    assert "NOTEBOOK STOPPED" in stopped and "TODO in `apply_chat_template`" in stopped, stopped
+
+    filled = notebooks.filled_student_notebook(nbformat.read(work / "dpo_homework.ipynb", as_version=4))
+    nbformat.write(filled, work / "filled.ipynb")
+    finished = run(python, "run_notebook.py", "filled.ipynb", "filled-run.ipynb").stdout
+    print("\n\n".join(log))
+    assert "NOTEBOOK RAN TO THE END" in finished, finished
+    executed = nbformat.read(work / "filled-run.ipynb", as_version=4)
+    text = "\n".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    checks = [c for c in executed.cells if c.cell_type == "code" and "selfcheck.check_" in c.source]
+    passed = [line for line in text.splitlines() if line.startswith("✓ ")]
+    assert checks and len(passed) == len(checks), f"{len(passed)} public checks passed of {len(checks)}:\n{text[-3000:]}"
+    assert "embedded" in text and "[kit] profile=smoke" in text

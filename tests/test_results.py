@@ -1,0 +1,65 @@
+"""The stored record round-trips exactly; results.json and gradebook rows are exports of it."""
+import json
+import math
+
+import pytest
+
+from alignment_kit import items
+from autograder.results import STATUSES, SubmissionResult, TestResult, write_json_atomic
+
+
+def _result(**changes) -> SubmissionResult:
+    values = dict(
+        student="zoe", notebook="/x/zoe.ipynb", content_hash="ab" * 32,
+        tests=[TestResult("pad", "pad", "data_prep", 0.1, 0.2, "left padding: ignores `padding_side`", "failed", "visible"),
+               TestResult("dpo_training_loop: loss mask", "dpo_training_loop", "dpo_training", 0.3, 0.3, "ok"),
+               TestResult("truncation_answer (hand-graded)", "truncation_answer", "data_prep", 0.0, 0.1,
+                          "Graded by hand.\n\nan answer", "manual", "after_due_date")],
+        execution_time=12.5, error="grader error: boom", grader_fault=True, warnings=["old notebook format v3"],
+        curves={"dpo_training_loop": {"label": "losses", "student": [0.69, float("nan")], "reference": [0.69, 0.6]}},
+        figures=["iVBORw0KGgo="], grader_version="0123456789abcdef")
+    values.update(changes)
+    return SubmissionResult(**values)
+
+
+def test_the_record_round_trips_every_field_exactly(tmp_path):
+    original = _result()
+    write_json_atomic(tmp_path / "record.json", original.to_record(), strict=False)
+    restored = SubmissionResult.from_record(json.loads((tmp_path / "record.json").read_text()))
+    assert json.dumps(restored.to_record()) == json.dumps(original.to_record())
+    assert restored.error == original.error and restored.grader_fault is True
+    assert [(t.status, t.part, t.item, t.visibility) for t in restored.tests] == \
+           [(t.status, t.part, t.item, t.visibility) for t in original.tests]
+    assert math.isnan(restored.curves["dpo_training_loop"]["student"][1])
+
+
+def test_an_unknown_record_version_is_refused():
+    data = _result().to_record()
+    data["record_version"] = 99
+    with pytest.raises(ValueError, match="record version"):
+        SubmissionResult.from_record(data)
+
+
+def test_statuses_are_checked():
+    with pytest.raises(ValueError, match="passed"):
+        TestResult("a", "pad", "data_prep", 0, 1, "", status="skipped")
+    assert STATUSES == ("passed", "failed", "manual")
+
+
+def test_gradescope_export_has_a_status_per_test_and_markdown_output(tmp_path):
+    exported = _result(error=None, grader_fault=False).to_gradescope()
+    write_json_atomic(tmp_path / "results.json", exported)  # strict JSON: no NaN reaches Gradescope
+    assert exported["output_format"] == "md"
+    assert all(t["status"] in ("passed", "failed") and t["output_format"] == "md" for t in exported["tests"])
+    assert exported["score"] == pytest.approx(sum(t["score"] for t in exported["tests"]))
+    assert "truncation_answer" in exported["output"], "hand-graded items are named as graded separately"
+
+
+def test_hand_graded_points_are_pending_never_lost():
+    result = _result(error=None)
+    assert result.score == pytest.approx(0.4)
+    assert result.pending_points == pytest.approx(0.1)
+    row = result.to_row()
+    assert row["autograded"] == pytest.approx(0.4) and row["autograded_max"] == pytest.approx(items.autograded_points())
+    assert row["hand_graded_pending"] == pytest.approx(0.1)
+    assert row["analysis"] == "", "a part graded only by hand has no autograded score"
