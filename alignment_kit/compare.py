@@ -46,8 +46,8 @@ def _is_tensor(value: Any) -> bool:
 def _numbers_close(a: Any, b: Any, atol: float, rtol: float) -> bool:
     if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
         return a == b
-    if math.isnan(a) or math.isnan(b):
-        return False
+    if math.isnan(a) or math.isnan(b):  # a NaN equals only a NaN (a known mistake's; references are finite)
+        return math.isnan(a) and math.isnan(b)
     if math.isinf(a) or math.isinf(b):
         return a == b
     return abs(a - b) <= atol + rtol * abs(b)

@@ -147,6 +147,13 @@ OUTPUTS: dict[str, OutputSpec] = {
 }
 
 
+def error_text(error: BaseException) -> str:
+    """How an error of student code reads in feedback."""
+    if isinstance(error, OSError) and error.errno in (27, 28):  # EFBIG, ENOSPC
+        return "the scratch space is full (the grader caps the working folder, TMPDIR and /dev/shm together)"
+    return f"{type(error).__name__}: {error}"
+
+
 def run(name: str, fn: Callable, args: tuple, kwargs: dict) -> dict:
     """Call `fn` on one probe and read its output: {"output": encoded components} or {"error": text}."""
     from alignment_kit.compare import encode
@@ -157,4 +164,4 @@ def run(name: str, fn: Callable, args: tuple, kwargs: dict) -> dict:
     except OutputShapeError as error:
         return {"error": str(error)}
     except Exception as error:  # noqa: BLE001 - any error of the function is a result, not a crash
-        return {"error": f"{type(error).__name__}: {error}"[:400]}
+        return {"error": error_text(error)[:400]}

@@ -117,10 +117,11 @@ def _dataloader() -> list[Probe]:
                   {"batch_size": 2, "shuffle": False})]
 
 
-def log_prob_probe(label: str, seed: int, batch: int, length: int, vocab: int, mask_dtype) -> Probe:
-    """Random logits and labels, with a mask that leaves out a 1-3 token prompt and some end padding."""
+def log_prob_probe(label: str, seed: int, batch: int, length: int, vocab: int, mask_dtype, scale: float = 2.0) -> Probe:
+    """Random logits (times `scale`: large means a confident model) and labels, with a mask that leaves
+    out a 1-3 token prompt and some end padding."""
     generator = torch.Generator().manual_seed(seed)
-    logits = torch.randn(batch, length, vocab, generator=generator) * 2.0
+    logits = torch.randn(batch, length, vocab, generator=generator) * scale
     labels = torch.randint(0, vocab, (batch, length), generator=generator)
     mask = torch.zeros(batch, length, dtype=torch.long)
     for row in range(batch):
@@ -132,7 +133,8 @@ def log_prob_probe(label: str, seed: int, batch: int, length: int, vocab: int, m
 
 def _log_prob() -> list[Probe]:
     return [log_prob_probe("logits with an int mask", 1, 2, 6, 7, torch.long),
-            log_prob_probe("logits with a bool mask", 2, 3, 5, 4, torch.bool)]
+            log_prob_probe("logits with a bool mask", 2, 3, 5, 4, torch.bool),
+            log_prob_probe("confident logits over 256 positions (stays finite)", 3, 2, 256, 6, torch.long, scale=50.0)]
 
 
 def loss_probe(label: str, seed: int, beta: float, batch: int, scale: float = 1.0) -> Probe:
@@ -148,7 +150,8 @@ def loss_probe(label: str, seed: int, beta: float, batch: int, scale: float = 1.
 
 
 def _loss() -> list[Probe]:
-    return [loss_probe("batch of 6, beta=0.1", 11, 0.1, 6), loss_probe("batch of 4, beta=0.5", 12, 0.5, 4)]
+    return [loss_probe("batch of 6, beta=0.1", 11, 0.1, 6), loss_probe("batch of 4, beta=0.5", 12, 0.5, 4),
+            loss_probe("large margins, beta=1 (stays finite)", 13, 1.0, 5, scale=30.0)]
 
 
 def _implicit() -> list[Probe]:

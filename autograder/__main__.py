@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _option(grade, "--memory-mb", Limits, "memory_mb")
     _option(grade, "--gradebook", GradeConfig, "gradebook_db", type=str)
     grade.add_argument("--no-gradebook", action="store_true", help="skip nbgrader's gradebook database")
-    _option(grade, "--hide", GradeConfig, "hide", action="append", metavar="DIR")
+    _option(grade, "--scratch-mb", Limits, "scratch_mb")
     verbs.add_parser("demo", help="the main job: assets, smoke run of the solution, grading the examples")
     return parser
 
@@ -79,7 +79,7 @@ def cli(argv: list[str] | None = None) -> int:
         from autograder import batch
 
         return batch.main(args.paths, args.out_dir, args.jobs, args.timeout_s, args.memory_mb, args.gradebook_db,
-                          args.no_gradebook, args.hide)
+                          args.no_gradebook, args.scratch_mb)
     if args.verb == "demo":
         from autograder import demo
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autograder import gradebook, report
 from autograder.config import GradeConfig, Limits
-from autograder.grade import Grader, content_hash
+from autograder.grade import Grader, content_hash, zero_everything
 from autograder.results import SubmissionResult, write_json_atomic
 
 
@@ -68,9 +68,10 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
     if not submissions:
         print("no notebooks found", file=sys.stderr)
         return []
-    hide = [str(out), *config.hide] + [str(Path(i).resolve().parent if Path(i).is_file() else Path(i).resolve())
-                                       for i in inputs]
-    grader = Grader(config.limits, hide=hide)
+    from autograder.worker import sandbox
+
+    print(sandbox().describe(config.limits), flush=True)
+    grader = Grader(config.limits)
     version = grader.version
     results: list[SubmissionResult] = []
     todo = []
@@ -82,13 +83,17 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
         else:
             todo.append((student, notebook))
     started = time.time()
+    if todo:
+        print("computing the reference outputs and runs ...", flush=True)
+        print(f"  done in {grader.prepare_reference():.1f}s", flush=True)
 
     def work(student: str, notebook: Path) -> SubmissionResult:
         try:
             result = grader.grade(notebook, student)
         except Exception as error:  # noqa: BLE001 - a grader fault on one notebook must not stop the batch
-            result = SubmissionResult(student, str(notebook), content_hash(notebook), error=f"grader error: {error}",
-                                      grader_fault=True, grader_version=version)
+            reason = f"grader error: {error}"
+            result = SubmissionResult(student, str(notebook), content_hash(notebook), zero_everything(reason),
+                                      error=reason, grader_fault=True, grader_version=version)
         save(result, out / student)
         return result
 
@@ -112,12 +117,12 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
 
 
 def main(paths_: list[str], out: str, jobs: int, timeout: float, memory_mb: int, gradebook_db: str | None,
-         no_gradebook: bool, hide: list[str] | None = None) -> int:
+         no_gradebook: bool, scratch_mb: int = Limits.scratch_mb) -> int:
     out_dir = Path(out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     database = None if no_gradebook else (gradebook_db or f"sqlite:///{out_dir / 'gradebook.db'}")
-    config = GradeConfig(out_dir=str(out_dir), jobs=jobs, gradebook_db=database, hide=list(hide or []),
-                         limits=Limits(timeout_s=timeout, memory_mb=memory_mb))
+    config = GradeConfig(out_dir=str(out_dir), jobs=jobs, gradebook_db=database,
+                         limits=Limits(timeout_s=timeout, memory_mb=memory_mb, scratch_mb=scratch_mb))
     try:
         results = grade_all(paths_, config)
     except FileNotFoundError as error:

@@ -13,6 +13,9 @@ class Limits:
     processes: int = field(default=512, metadata={"help": "process/thread limit for the worker's user"})
     output_kb: int = field(default=64, metadata={"help": "stdout/stderr kept from the worker (the tail)"})
     payload_mb: int = field(default=32, metadata={"help": "largest result the worker may send back"})
+    scratch_mb: int = field(default=512, metadata={
+        "help": "cap in MiB shared by the worker's working folder, TMPDIR and /dev/shm (also the largest file)"})
+    scratch_files: int = field(default=50_000, metadata={"help": "cap on the number of files in the scratch space"})
     function_timeout_s: float = field(default=20.0, metadata={"help": "seconds per graded function call batch"})
 
 
@@ -25,4 +28,3 @@ class GradeConfig:
     limits: Limits = field(default_factory=Limits)
     gradebook_db: str | None = field(default=None, metadata={"help": "nbgrader gradebook URL; None skips it"})
     assignment: str = field(default="dpo_homework", metadata={"help": "nbgrader assignment name"})
-    hide: list[str] = field(default_factory=list, metadata={"help": "more folders student code must not see"})

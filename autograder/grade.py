@@ -1,18 +1,21 @@
 """Grade one submission: parse, run student code in workers, compare with the reference, score.
 
-`Grader` holds what is shared across a batch (limits, the reference outputs, which are computed
-once) and turns a notebook path into a `SubmissionResult`. Errors in a submission never escape:
-they become zero-score lines with a reason.
+`Grader` holds what is shared across a batch (limits, and the reference outputs, computed once)
+and turns a notebook path into a `SubmissionResult`. Errors in a submission never escape: they
+become zero-score lines with a reason. A submission that tries to import the grader gets no points
+for the item during which it tried (or for every item of that worker, when it tried while the
+notebook's code was being defined).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from alignment_kit import items
+from alignment_kit import codec, items
 from alignment_kit.compare import fraction_passed, plural
 from autograder import checks, paths
 from autograder.checks.cell_check import CellCheck, Item
@@ -20,8 +23,10 @@ from autograder.checks.function_check import FunctionCheck
 from autograder.config import Limits
 from autograder.notebook import ParsedNotebook, parse_notebook
 from autograder.reference import reference_for_check, reference_notebook, reference_source
-from autograder.results import SubmissionResult, TestResult
+from autograder.results import SubmissionResult, TestResult, write_json_atomic
 from autograder.worker import run_job
+
+GRADER_IMPORT = "tried to import the grader ({module}); student code gets no points for an item where it does"
 
 
 def content_hash(path: Path) -> str:
@@ -38,56 +43,6 @@ def grader_version() -> str:
     return digest.hexdigest()[:16]
 
 
-class ReferenceCache:
-    """Reference outputs, mistake outputs and reference cell facts, computed once per batch."""
-
-    def __init__(self, limits: Limits):
-        self.limits = limits
-        self._lock = threading.Lock()
-        self._functions: dict[str, tuple] = {}
-        self._cells: dict[str, tuple[dict, dict]] = {}
-
-    def function(self, check: FunctionCheck) -> tuple[list, list, list]:
-        """(probes, reference runs, mistake runs per probe) on the hidden probes."""
-        with self._lock:
-            if check.name not in self._functions:
-                probes = check.probes(hidden=True)
-                reference = reference_for_check(check)
-                runs = [check.run(reference, p) for p in probes]
-                mistakes = [[check.run(m.implementation, p) for m in check.mistakes] for p in probes]
-                self._functions[check.name] = (probes, runs, mistakes)
-            return self._functions[check.name]
-
-    def cell(self, check: CellCheck) -> tuple[dict, dict]:
-        """(job data, reference facts) for a re-run cell; the reference runs in a worker like a student."""
-        with self._lock:
-            if check.grade_id not in self._cells:
-                data = check.job_data()
-                solution = reference_notebook()
-                job = cell_job(check, solution.definitions(), solution.cell(check.grade_id), data)
-                result = run_job(job, self.limits)
-                if result.payload is None or result.payload.get("cell_error"):
-                    problem = result.error or result.payload.get("cell_error")
-                    raise RuntimeError(f"the reference {check.grade_id} cell failed: {problem}\n{result.output_tail[-2000:]}")
-                self._cells[check.grade_id] = (data, result.payload["facts"])
-            return self._cells[check.grade_id]
-
-
-def _function_results(payload: dict | None, names: list[str]) -> dict | None:
-    """The per-function results of a worker payload, or None when it is missing or malformed."""
-    results = payload.get("results") if isinstance(payload, dict) else None
-    if not isinstance(results, dict) or not all(isinstance(results.get(n), dict) for n in names):
-        return None
-    return results
-
-
-def worker_groups(names: list[str]) -> list[list[str]]:
-    """Split functions among workers so no worker holds reference code for a function it grades:
-    each function with reference helpers gets a worker of its own."""
-    plain = [n for n in names if not checks.function_check(n).substitutes]
-    return ([plain] if plain else []) + [[n] for n in names if checks.function_check(n).substitutes]
-
-
 def redact(message: str, secret: str) -> str:
     """Hide a message that quotes reference code (a student's error could try to print it)."""
     quoted = [line.strip() for line in secret.splitlines() if len(line.strip()) >= 16]
@@ -96,27 +51,154 @@ def redact(message: str, secret: str) -> str:
     return message
 
 
-def cell_job(check: CellCheck, definitions: str, cell_source: str, data: dict) -> dict:
-    return {"kind": "cell", "grade_id": check.grade_id, "student_code": definitions, "cell_source": cell_source,
-            "substitutes_code": cell_job_secret(check), "data": data}
-
-
-def cell_job_secret(check: CellCheck) -> str:
-    return reference_source(check.substitutes) if check.substitutes else ""
-
-
 def functions_job(definitions: str, names: list[str]) -> dict:
-    substitutes = {c.name: reference_source(c.substitutes) for c in checks.FUNCTION_CHECKS
-                   if c.name in names and c.substitutes}
-    return {"kind": "functions", "student_code": definitions, "checks": names, "hidden": True, "substitutes": substitutes}
+    """A worker job for graded functions: hidden probes as data, and the reference helpers each is given."""
+    functions = {}
+    for name in names:
+        check = checks.function_check(name)
+        functions[name] = {
+            "probes": [{"label": p.label, "args": codec.encode(p.args), "kwargs": codec.encode(p.kwargs)}
+                       for p in check.probes(hidden=True)],
+            "helpers": reference_source(check.substitutes) if check.substitutes else ""}
+    return {"kind": "functions", "student_code": definitions, "functions": functions}
+
+
+def cell_job(check: CellCheck, definitions: str, runs: list[tuple[str, dict]]) -> dict:
+    """A worker job re-running cells: (cell source, configuration) pairs, with the helpers the cell is given."""
+    return {"kind": "cell", "item": check.grade_id, "student_code": definitions,
+            "helpers": reference_source(check.helpers) if check.helpers else "",
+            "runs": [{"cell_source": source, "config": config} for source, config in runs]}
+
+
+def worker_groups(names: list[str]) -> list[list[str]]:
+    """Split functions among workers so no worker holds reference code for a function it grades:
+    each function given reference helpers gets a worker of its own."""
+    plain = [n for n in names if not checks.function_check(n).substitutes]
+    return ([plain] if plain else []) + [[n] for n in names if checks.function_check(n).substitutes]
+
+
+def _grader_import_blame(payload: dict) -> dict[str, str]:
+    """item -> the grader module it tried to import ("" as item: while defining the notebook's code)."""
+    blame: dict[str, str] = {}
+    for entry in payload.get("grader_imports") or []:
+        if isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry):
+            blame.setdefault(entry[0], entry[1])
+    return blame
+
+
+class ReferenceCache:
+    """Reference outputs of the functions and reference runs of the cells, computed once per grader
+    version and kept on disk in the grader's cache (which no worker can see), so a new process reuses them."""
+
+    def __init__(self, limits: Limits, version: str):
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._file = paths.grader_cache() / "reference" / f"{version}.json"
+        stored = self._load()
+        self._stored_functions: dict[str, dict] = stored.get("functions", {})
+        self._functions: dict[str, tuple] = {}
+        self._cells: dict[str, tuple[list, list]] = {k: (v["setups"], v["expected"]) for k, v in stored.get("cells", {}).items()}
+
+    def _load(self) -> dict:
+        try:
+            return json.loads(self._file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self) -> None:
+        data = {"functions": self._stored_functions,
+                "cells": {k: {"setups": s, "expected": e} for k, (s, e) in self._cells.items()}}
+        write_json_atomic(self._file, data, strict=False)
+
+    def function(self, check: FunctionCheck) -> tuple[list, list, list]:
+        """(probes, reference runs, mistake runs per probe) on the hidden probes."""
+        with self._lock:
+            if check.name not in self._functions:
+                probes = check.probes(hidden=True)
+                stored = self._stored_functions.get(check.name)
+                if stored is None:
+                    reference = reference_for_check(check)
+                    stored = {"runs": [check.run(reference, p) for p in probes],
+                              "mistakes": [[check.run(m.implementation, p) for m in check.mistakes] for p in probes]}
+                    self._stored_functions[check.name] = stored
+                    self._save()
+                self._functions[check.name] = (probes, stored["runs"], stored["mistakes"])
+            return self._functions[check.name]
+
+    def _trusted_runs(self, check: CellCheck, runs: list[tuple[str, dict]]) -> list[dict]:
+        """Facts of grader-owned cells (the solution's, or a known mistake's), run in a worker like a student's."""
+        solution = reference_notebook()
+        result = run_job(cell_job(check, solution.definitions(), runs), self.limits)
+        outcome = (result.payload or {}).get("runs")
+        if result.error or not isinstance(outcome, list) or any(r.get("cell_error") or r.get("collect_error")
+                                                                 for r in outcome):
+            problem = result.error or next(r.get("cell_error") or r.get("collect_error") for r in outcome)
+            raise RuntimeError(f"a reference run of {check.grade_id} failed: {problem}\n{result.output_tail[-2000:]}")
+        return [r["facts"] for r in outcome]
+
+    def _variant(self, check: CellCheck, mistake_ids: list[str], index: int, setups) -> tuple[str, dict]:
+        """(cell source, configuration) of the reference with the given mistakes, under configuration `index`."""
+        from autograder.checks.loop_mistakes import loop_source
+
+        switches, config = {}, dict(setups[index][1])
+        for key in mistake_ids:
+            if key.startswith("ignores:"):
+                name = key.split(":", 1)[1]
+                config[check.inputs[name]] = setups[0][1][check.inputs[name]]
+            else:
+                switches.update(check.mistakes[key])
+        source = loop_source(**switches) if switches else reference_notebook().cell(check.grade_id)
+        return source, config
+
+    def cell(self, check: CellCheck) -> tuple[list, list]:
+        """(setups, expected per configuration: {"runs": {key: facts}, "messages": {key: message}})."""
+        with self._lock:
+            if check.grade_id not in self._cells:
+                setups = check.setups()
+                plan = [(index, "") for index in range(len(setups))]
+                plan += [(index, key) for index in range(len(setups)) for key in check.mistakes]
+                plan += [(index, f"ignores:{name}") for index in range(1, len(setups)) for name in check.inputs]
+                facts = self._trusted_runs(check, [self._variant(check, [key] if key else [], index, setups)
+                                                   for index, key in plan])
+                expected = [{"runs": {}, "messages": dict(check.messages)} for _ in setups]
+                for (index, key), found in zip(plan, facts):
+                    expected[index]["runs"][key] = found
+                    if key.startswith("ignores:"):
+                        name = key.split(":", 1)[1]
+                        value, default = setups[index][1][check.inputs[name]], setups[0][1][check.inputs[name]]
+                        expected[index]["messages"][key] = check.ignores_message(name, value, default)
+                self._cells[check.grade_id] = (setups, expected)
+                self._save()
+            return self._cells[check.grade_id]
+
+    def combined(self, check: CellCheck, mistake_ids: list[str]) -> None:
+        """Add the runs of the reference with all of `mistake_ids` at once (for one mistake costs once)."""
+        setups, expected = self.cell(check)
+        key = "+".join(sorted(mistake_ids))
+        with self._lock:
+            if key in expected[0]["runs"]:
+                return
+            facts = self._trusted_runs(check, [self._variant(check, mistake_ids, i, setups) for i in range(len(setups))])
+            for found, per_config in zip(facts, expected):
+                per_config["runs"][key] = found
+            self._save()
 
 
 class Grader:
-    def __init__(self, limits: Limits | None = None, hide: list[str] | None = None):
+    def __init__(self, limits: Limits | None = None):
         self.limits = limits or Limits()
-        self.hide = hide or []
-        self.reference = ReferenceCache(self.limits)
         self.version = grader_version()
+        self.reference = ReferenceCache(self.limits, self.version)
+
+    def prepare_reference(self) -> float:
+        """Compute every reference output and run now, before submissions are graded in parallel threads
+        (which would otherwise race to import the same libraries). Returns the seconds it took."""
+        started = time.time()
+        for check in checks.FUNCTION_CHECKS:
+            self.reference.function(check)
+        for check in checks.CELL_CHECKS:
+            self.reference.cell(check)
+        return time.time() - started
 
     # ------------------------------------------------------------------ functions
     def grade_functions(self, parsed: ParsedNotebook, names: list[str] | None = None) -> list[TestResult]:
@@ -129,7 +211,7 @@ class Grader:
 
     def _function_runs(self, definitions: str, names: list[str]) -> dict[str, dict]:
         """Run the graded functions in one worker; if that worker dies, retry each in its own."""
-        result = run_job(functions_job(definitions, names), self.limits, self.hide)
+        result = run_job(functions_job(definitions, names), self.limits)
         runs = _function_results(result.payload, names)
         if runs is not None:
             return runs
@@ -138,7 +220,7 @@ class Grader:
         single_limits = replace(self.limits, timeout_s=min(self.limits.timeout_s, self.limits.function_timeout_s + 40))
         runs = {}
         for name in names:
-            single = run_job(functions_job(definitions, [name]), single_limits, self.hide)
+            single = run_job(functions_job(definitions, [name]), single_limits)
             found = _function_results(single.payload, [name])
             runs[name] = found[name] if found else {"missing": f"`{name}`: {single.error or 'the worker sent a malformed result'}"}
         return runs
@@ -151,8 +233,10 @@ class Grader:
             return TestResult(item.name, item.name, item.part, points, item.points, output,
                               "passed" if points == item.points else "failed")
 
+        if outcome.get("grader_import"):
+            return line(0.0, GRADER_IMPORT.format(module=outcome["grader_import"]))
         if "runs" not in outcome:
-            return line(0.0, redact(outcome.get("missing", "not graded"), secret))
+            return line(0.0, redact(str(outcome.get("missing", "not graded")), secret))
         probes, reference_runs, mistake_runs = self.reference.function(check)
         runs = outcome["runs"]
         if not (isinstance(runs, list) and len(runs) == len(probes) and all(isinstance(r, dict) for r in runs)):
@@ -164,32 +248,43 @@ class Grader:
 
     # ------------------------------------------------------------------ cells
     def grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[Item], dict]:
-        """Scored items for one re-run cell, plus the facts (for the loss-curve plot)."""
+        """Scored items for one re-run cell, plus its curve against the reference's (if it has one)."""
+        def zero(reason: str) -> tuple[list[Item], dict]:
+            return [Item(check.grade_id, check.points, False, reason)], {}
+
         source = parsed.cell(check.grade_id)
         if source is None:
-            return [Item(check.grade_id, check.points, False, f"the `{check.grade_id}` cell was not found")], {}
-        data, reference_facts = self.reference.cell(check)
-        result = run_job(cell_job(check, parsed.definitions(), source, data), self.limits, self.hide)
+            return zero(f"the `{check.grade_id}` cell was not found")
+        setups, expected = self.reference.cell(check)
+        result = run_job(cell_job(check, parsed.definitions(), [(source, config) for _, config in setups]), self.limits)
         if result.payload is None:
-            return [Item(check.grade_id, check.points, False, f"the cell could not be graded: {result.error}")], {}
-        payload = result.payload
-        secret = cell_job_secret(check)
-        for key in ("cell_error", "collect_error"):
-            if payload.get(key):
-                payload[key] = redact(str(payload[key])[:400], secret)
-        facts = payload.get("facts")
-        if not facts:
-            reason = payload.get("cell_error") or payload.get("collect_error") or "nothing to grade"
-            return [Item(check.grade_id, check.points, False, f"the cell failed: {reason}")], {}
+            return zero(f"the cell could not be graded: {result.error}")
+        blame = _grader_import_blame(result.payload)
+        if blame:
+            return zero(GRADER_IMPORT.format(module=next(iter(blame.values()))))
+        runs = result.payload.get("runs")
+        if not isinstance(runs, list) or len(runs) != len(setups) or not all(isinstance(r, dict) for r in runs):
+            return zero("the worker sent a malformed result")
+        secret = reference_source(check.helpers) if check.helpers else ""
+        facts = [r.get("facts") for r in runs]
+        if not all(isinstance(f, dict) for f in facts):
+            failed = next(r for r in runs if not isinstance(r.get("facts"), dict))
+            reason = failed.get("cell_error") or failed.get("collect_error") or "nothing to grade"
+            return zero(f"the cell failed: {redact(str(reason)[:400], secret)}")
         try:
-            scored = check.judge(facts, reference_facts, data)
+            scored, named = check.judge(facts, expected, setups)
+            if len(named) > 1:  # one mistake costs once, also when there are several: compare with all of them
+                self.reference.combined(check, named)
+                scored, named = check.judge(facts, expected, setups)
         except (KeyError, TypeError, ValueError, AttributeError):  # facts come from the student's process
-            return [Item(check.grade_id, check.points, False, "the cell left results the grader cannot read")], {}
-        if payload.get("cell_error"):
-            scored.insert(0, Item("cell ran to the end", 0.0, False, f"the cell raised: {payload['cell_error']}"))
+            return zero("the cell left results the grader cannot read")
+        errors = [r.get("cell_error") for r in runs if r.get("cell_error")]
+        if errors:
+            scored.insert(0, Item("cell ran to the end", 0.0, False, f"the cell raised: {redact(str(errors[0])[:400], secret)}"))
         if not check.curve:
             return scored, {}
-        return scored, {"label": check.curve, "student": facts.get(check.curve), "reference": reference_facts.get(check.curve)}
+        return scored, {"label": check.curve, "student": facts[0].get(check.curve),
+                        "reference": expected[0]["runs"][""].get(check.curve)}
 
     # ------------------------------------------------------------------ submission
     def grade(self, path: Path, student: str) -> SubmissionResult:
@@ -214,6 +309,19 @@ class Grader:
         result.tests += manual_lines(parsed)
         result.execution_time = time.time() - started
         return result
+
+
+def _function_results(payload: dict | None, names: list[str]) -> dict | None:
+    """The per-function results of a worker payload (grader imports folded in), or None when malformed."""
+    results = payload.get("results") if isinstance(payload, dict) else None
+    if not isinstance(results, dict) or not all(isinstance(results.get(n), dict) for n in names):
+        return None
+    blame = _grader_import_blame(payload)
+    for name in names:
+        module = blame.get(name) or blame.get("")
+        if module:
+            results[name] = {"grader_import": module}
+    return results
 
 
 def manual_lines(parsed: ParsedNotebook) -> list[TestResult]:

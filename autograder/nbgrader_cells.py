@@ -18,7 +18,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alignment_kit import paths as runtime_paths
 from autograder import paths
 from autograder.results import SubmissionResult
 
@@ -39,14 +38,22 @@ def quiet_public_checks() -> _QuietChecks:
 
 
 def _submitted_notebook(folder: Path) -> Path:
-    """The notebook nbgrader is grading: the assignment's notebook in the kernel's folder, else the only one."""
-    named = folder / paths.SOLUTION_NOTEBOOK.name
-    if named.is_file():
-        return named
-    found = sorted(p for p in folder.glob("*.ipynb"))
-    if len(found) != 1:
-        raise RuntimeError(f"expected one notebook in {folder}, found {[p.name for p in found]}")
-    return found[0]
+    """The notebook as the student submitted it. nbgrader runs it from COURSE/autograded/STUDENT/ASSIGNMENT,
+    where the copy already has the instructor's locked cells (hidden tests included) put back, so the
+    grade is made from COURSE/submitted/STUDENT/ASSIGNMENT, as `python -m autograder grade` does."""
+    def notebook_in(place: Path) -> Path | None:
+        named = place / paths.SOLUTION_NOTEBOOK.name
+        found = [named] if named.is_file() else sorted(place.glob("*.ipynb"))
+        return found[0] if len(found) == 1 else None
+
+    if folder.parent.parent.name == "autograded":
+        submitted = notebook_in(folder.parents[2] / "submitted" / folder.parent.name / folder.name)
+        if submitted is not None:
+            return submitted
+    found = notebook_in(folder)
+    if found is None:
+        raise RuntimeError(f"expected one notebook in {folder}, found {[p.name for p in folder.glob('*.ipynb')]}")
+    return found
 
 
 def graded_record(notebook: Path) -> SubmissionResult:
@@ -54,7 +61,7 @@ def graded_record(notebook: Path) -> SubmissionResult:
     digest = hashlib.sha256(notebook.read_bytes()).hexdigest()
     if digest in _records:
         return _records[digest]
-    out = runtime_paths.cache_dir() / "nbgrader-grades" / digest[:16]
+    out = paths.grader_cache() / "nbgrader-grades" / digest[:16]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(paths.REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(notebook), "--out", str(out),
                            "--jobs", "1", "--no-gradebook"], cwd=paths.REPO_ROOT, env=env, capture_output=True, text=True)

@@ -1,6 +1,7 @@
 """Where the grader finds the kit's own files: it runs from a checkout of the kit."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -9,3 +10,9 @@ SOLUTION_NOTEBOOK = REPO_ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"  # generated from it
 EXAMPLE_SUBMISSIONS = REPO_ROOT / "data" / "example_submissions"
 RUNTIME_DIR = REPO_ROOT / "alignment_kit"  # the student runtime package
+
+
+def grader_cache() -> Path:
+    """Where the grader keeps what it computed (reference outputs, nbgrader's grades): $KIT_GRADER_CACHE, else
+    .grader-cache in this checkout. Never inside the model cache, which student code may read."""
+    return Path(os.environ.get("KIT_GRADER_CACHE", REPO_ROOT / ".grader-cache")).resolve()

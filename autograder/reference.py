@@ -2,17 +2,25 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 from autograder import paths
 from autograder.notebook import ParsedNotebook, parse_notebook
 
 
+HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
+
+
 @functools.lru_cache(maxsize=2)
 def reference_notebook(path: str = str(paths.SOLUTION_NOTEBOOK)) -> ParsedNotebook:
+    """The solution notebook as a student who solved everything has it: without the hidden tests
+    (which call the grader, and must never reach a worker)."""
     parsed = parse_notebook(Path(path))
     if parsed.error:
         raise RuntimeError(f"cannot read the solution notebook {path}: {parsed.error}")
+    for cell in parsed.cells:
+        cell.source = HIDDEN_TESTS.sub("", cell.source)
     return parsed
 
 

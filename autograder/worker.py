@@ -1,11 +1,19 @@
-"""The only place student code runs: a subprocess with limits, no network and a bare working folder.
+"""Start a grading worker: a fresh `python -m alignment_kit.harness` process in a default-deny sandbox.
 
-Parent side: `run_job(job, limits, hide)` starts `python -m autograder.worker`, inside
-`unshare --net --mount --pid` when this process is root and unshare works, sends the job as JSON
-on stdin and reads one JSON payload from a private pipe. The child hides the kit's solutions,
-tests, data and the grading folders behind empty tmpfs mounts, makes the rest read-only, drops
-to an unprivileged uid of its own, applies resource limits and only then runs student code.
-Nothing from the worker is unpickled.
+Full sandbox (root, and `unshare` works): new mount, network and PID namespaces; a private root
+file system that holds only the Python installation with its site-packages, the student runtime,
+the model cache (all read-only), a few device files and a scratch tmpfs capped at
+`Limits.scratch_mb` that serves as working folder, HOME, TMPDIR and /dev/shm. Nothing else exists
+in there: no home folders, no shared /tmp, no other software's data, no copy of the kit or its
+solutions. The worker then drops to an unprivileged uid of its own.
+
+Fallback (namespaces refused, as in some containers): the same worker runs as a plain subprocess.
+Grades stay the same; what is lost is said by `Sandbox.describe()`: files are refused by the
+worker's Python audit hook instead of the kernel, the network is not cut, and the scratch cap is
+enforced by watching the folder's size.
+
+The worker process never holds grader code: the launcher is a shell script that execs Python on
+the runtime's harness. Results come back as JSON on a private pipe; nothing is unpickled.
 """
 from __future__ import annotations
 
@@ -13,20 +21,25 @@ import functools
 import itertools
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from alignment_kit import guard
 from alignment_kit import paths as runtime_paths
-from autograder import paths
 from autograder.config import Limits
 
 WORKER_UIDS = (100_000, 60_000)  # unprivileged uids handed out to workers: base .. base + span
+SCRATCH_INSIDE = "/sandbox"  # the scratch folder's path inside the private root
+SYSTEM_FILES = ("/usr/lib", "/lib", "/lib64", "/usr/lib64", "/etc/ld.so.cache", "/etc/localtime")
+DEVICES = ("null", "zero", "urandom", "random")
+UNSHARE = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child=SIGKILL", "sh", "-c"]
 _next_worker = itertools.count()
 
 
@@ -38,16 +51,98 @@ class WorkerResult:
     seconds: float
 
 
-@functools.lru_cache(maxsize=1)
-def sandbox_available() -> bool:
-    """Whether `unshare --net --mount --pid` works here (root on Linux)."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
+@dataclass(frozen=True)
+class Sandbox:
+    """Which protections this machine allows."""
+
+    namespaces: bool  # private root, no network, own PID space (root and a working `unshare`)
+    drop_uid: bool  # student code runs as an unprivileged uid of its own
+
+    def describe(self, limits: Limits) -> str:
+        if self.namespaces:
+            return (f"sandbox: full: private root file system (Python, runtime and model cache only, read-only), "
+                    f"no network, own PID space, unprivileged uid, scratch capped at {limits.scratch_mb} MiB (tmpfs)")
+        missing = ["private root file system (files outside the allowed folders are refused by a Python audit hook "
+                   "instead)", "network isolation", "own PID space",
+                   f"tmpfs scratch cap (the {limits.scratch_mb} MiB cap is enforced by watching the folder)"]
+        if not self.drop_uid:
+            missing.append("unprivileged uid (not running as root, or the Python installation is not readable "
+                           "by other users)")
+        return "sandbox: reduced: namespaces are refused here (or KIT_SANDBOX=fallback); missing: " + "; ".join(missing)
+
+
+def readable_roots() -> list[str]:
+    """What student code may read: the Python installation with its site-packages, the runtime, the models."""
+    import alignment_kit
+
+    candidates = [sys.base_prefix, sys.prefix, *(p for p in sys.path if p.endswith("site-packages")),
+                  str(Path(alignment_kit.__file__).parent), str(runtime_paths.cache_dir())]
+    roots: list[str] = []
+    for path in sorted({os.path.realpath(p) for p in candidates if os.path.exists(p)}, key=len):
+        if not any(path == r or path.startswith(r + "/") for r in roots):
+            roots.append(path)
+    return roots
+
+
+def _namespaces_work() -> bool:
+    if os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("unshare", "mount", "chroot")):
         return False
     try:
-        probe = subprocess.run(["unshare", "--net", "--mount", "--pid", "--fork", "true"], capture_output=True, timeout=10)
+        probe = subprocess.run(["unshare", "--net", "--mount", "--pid", "--fork", "sh", "-c",
+                                "mount -t tmpfs -o size=1m none /mnt"], capture_output=True, timeout=20)
         return probe.returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox() -> Sandbox:
+    """Detect the protections once per process; KIT_SANDBOX=fallback forces the fallback (for tests)."""
+    forced = os.environ.get("KIT_SANDBOX", "")
+    if forced not in ("", "fallback"):
+        raise ValueError(f"KIT_SANDBOX must be unset or 'fallback', got {forced!r}")
+    namespaces = forced != "fallback" and _namespaces_work()
+    drop = os.geteuid() == 0 and (namespaces or all(guard.readable_by_others(p) for p in readable_roots()))
+    return Sandbox(namespaces, drop)
+
+
+def launch_script(root: Path, limits: Limits, command: list[str]) -> str:
+    """The shell script that builds the private root inside the new namespaces and execs `command` in it."""
+    q = shlex.quote
+    lines = ["set -e", "mount --make-rprivate /", f"mount -t tmpfs -o size=16m,mode=755 kitroot {q(str(root))}"]
+
+    def bind(source: str) -> None:
+        target = q(str(root) + source)
+        if os.path.isdir(source):
+            lines.append(f"mkdir -p {target}")
+        else:
+            lines.append(f"mkdir -p $(dirname {target}) && touch {target}")
+        lines.append(f"mount --rbind {q(source)} {target} && mount -o remount,bind,ro {target}")
+
+    for path in readable_roots() + [p for p in SYSTEM_FILES if os.path.exists(p)]:
+        bind(path)
+    scratch = q(str(root) + SCRATCH_INSIDE)
+    lines += [f"mkdir -p {scratch}",
+              f"mount -t tmpfs -o size={limits.scratch_mb}m,nr_inodes={limits.scratch_files},mode=1777 kitscratch {scratch}",
+              f"mkdir -p {scratch}/tmp {scratch}/shm && chmod 1777 {scratch}/tmp {scratch}/shm",
+              f"mkdir -p {q(str(root))}/dev/shm {q(str(root))}/proc"]
+    for device in DEVICES:
+        lines.append(f"touch {q(str(root))}/dev/{device} && mount --bind /dev/{device} {q(str(root))}/dev/{device}")
+    lines += [f"mount --bind {scratch}/shm {q(str(root))}/dev/shm",
+              f"mount -t proc proc {q(str(root))}/proc",
+              f"mount -o remount,ro {q(str(root))}",
+              f"exec {q(shutil.which('chroot'))} {q(str(root))} " + " ".join(q(part) for part in command)]
+    return "\n".join(lines)
+
+
+def _environment(scratch: str) -> dict:
+    return {"PATH": "/usr/bin:/bin", "HOME": scratch, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1", "HF_HOME": f"{scratch}/hf", "MPLCONFIGDIR": f"{scratch}/mpl",
+            "MPLBACKEND": "Agg", "TRL_EXPERIMENTAL_SILENCE": "1", "TMPDIR": f"{scratch}/tmp",
+            "XDG_CACHE_HOME": f"{scratch}/cache", "TORCHINDUCTOR_CACHE_DIR": f"{scratch}/cache/inductor",
+            "TRITON_CACHE_DIR": f"{scratch}/cache/triton", "KIT_CACHE_DIR": str(runtime_paths.cache_dir()),
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
 
 
 def _tail_reader(stream, keep: int, sink: list) -> None:
@@ -67,43 +162,68 @@ def _payload_reader(fd: int, cap: int, sink: list) -> None:
     sink.append(data)
 
 
-def run_job(job: dict, limits: Limits, hide: list[str] | None = None) -> WorkerResult:
+def _folder_size(folder: Path) -> int:
+    total = 0
+    for directory, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(directory, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _watch_scratch(folder: Path, cap: int, process: subprocess.Popen, exceeded: list) -> None:
+    """Fallback cap: kill the worker when its scratch folder grows past `cap` bytes."""
+    while process.poll() is None:
+        if _folder_size(folder) > cap:
+            exceeded.append(True)
+            _kill_group(process)
+            return
+        time.sleep(0.2)
+
+
+def run_job(job: dict, limits: Limits) -> WorkerResult:
     """Run one job in a fresh worker and return its payload or the reason there is none."""
-    scratch = Path(tempfile.mkdtemp(prefix="kit-worker-"))
+    box = sandbox()
+    parent = Path(tempfile.mkdtemp(prefix="kit-worker-"))
     read_fd, write_fd = os.pipe()
-    sandboxed = sandbox_available()
     base, span = WORKER_UIDS
     uid = base + (os.getpid() * 7919 + next(_next_worker)) % span  # distinct per concurrent worker
-    job = dict(job, uid=uid, payload_fd=write_fd, scratch=str(scratch), limits=limits.__dict__, sandboxed=sandboxed,
-               hide=[str(p) for p in (hide or []) + default_hidden() if Path(p).exists()])
-    command = [sys.executable, "-m", "autograder.worker"]
-    if sandboxed:
-        command = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child=SIGKILL"] + command
+    if box.namespaces:
+        root = parent / "root"
+        root.mkdir()
+        scratch = SCRATCH_INSIDE
+        command = UNSHARE + [launch_script(root, limits, [sys.executable, "-m", "alignment_kit.harness"])]
+        cwd = "/"
     else:
-        os.chmod(scratch, 0o1777)
-        (scratch / "tmp").mkdir(mode=0o1777)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch), "PYTHONPATH": str(paths.REPO_ROOT),
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(scratch / "hf"),
-           "MPLCONFIGDIR": str(scratch / "mpl"), "MPLBACKEND": "Agg", "TRL_EXPERIMENTAL_SILENCE": "1",
-           # The file system is read-only outside the scratch folder, so every cache and temp file goes there.
-           "TMPDIR": str(scratch / "tmp"), "XDG_CACHE_HOME": str(scratch / "cache"),
-           "TORCHINDUCTOR_CACHE_DIR": str(scratch / "cache" / "inductor"), "TRITON_CACHE_DIR": str(scratch / "cache" / "triton"),
-           "KIT_CACHE_DIR": str(runtime_paths.cache_dir()), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+        folder = parent / "scratch"
+        for sub in ("", "tmp", "shm"):
+            (folder / sub).mkdir(mode=0o1777)
+            os.chmod(folder / sub, 0o1777)
+        scratch = str(folder)
+        command = [sys.executable, "-m", "alignment_kit.harness"]
+        cwd = scratch
+    job = dict(job, payload_fd=write_fd, scratch=scratch, limits=asdict(limits), readable=readable_roots(),
+               drop_to_uid=uid if box.drop_uid else None)
     started = time.time()
-    output, payload = [], []
+    output, payload, exceeded = [], [], []
     try:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   cwd=scratch, env=env, pass_fds=(write_fd,), start_new_session=True)
+                                   cwd=cwd, env=_environment(scratch), pass_fds=(write_fd,), start_new_session=True)
     except OSError as error:
         os.close(read_fd)
         os.close(write_fd)
+        shutil.rmtree(parent, ignore_errors=True)
         return WorkerResult(None, f"could not start the worker: {error}", "", 0.0)
     os.close(write_fd)
-    readers = [threading.Thread(target=_tail_reader, args=(process.stdout, limits.output_kb * 1024, output), daemon=True),
+    threads = [threading.Thread(target=_tail_reader, args=(process.stdout, limits.output_kb * 1024, output), daemon=True),
                threading.Thread(target=_payload_reader, args=(read_fd, limits.payload_mb << 20, payload), daemon=True)]
-    for reader in readers:
-        reader.start()
+    if not box.namespaces:
+        threads.append(threading.Thread(target=_watch_scratch, args=(Path(scratch), limits.scratch_mb << 20, process,
+                                                                    exceeded), daemon=True))
+    for thread in threads:
+        thread.start()
     error = None
     try:
         process.stdin.write(json.dumps(job).encode())
@@ -116,9 +236,11 @@ def run_job(job: dict, limits: Limits, hide: list[str] | None = None) -> WorkerR
         error = f"timed out after {limits.timeout_s:.0f}s (an infinite loop, or far too slow)"
     finally:
         _kill_group(process)
-        for reader in readers:
-            reader.join(timeout=10)
-        shutil.rmtree(scratch, ignore_errors=True)
+        for thread in threads[:2]:
+            thread.join(timeout=10)
+        shutil.rmtree(parent, ignore_errors=True)
+    if exceeded:
+        error = f"the scratch space cap ({limits.scratch_mb} MiB for the working folder, TMPDIR and /dev/shm) was exceeded"
     tail = (output[0] if output else b"").decode("utf-8", errors="replace")
     data = payload[0] if payload else b""
     if error is None:
@@ -150,104 +272,3 @@ def _payload_error(returncode: int, data: bytes, limits: Limits) -> str | None:
             return "the worker was killed (likely the memory limit or a crash)"
         return f"the worker exited (code {returncode}) before reporting: sys.exit, os._exit or a crash in student code"
     return None
-
-
-def default_hidden() -> list[str]:
-    """Folders student code must not read: solutions, tests, data (with example submissions), git history."""
-    root = paths.REPO_ROOT
-    return [str(root / name) for name in ("solutions", "tests", "data", ".git", "grading", "notebooks")]
-
-
-# ------------------------------------------------------------------------------------------ child
-def _mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True, capture_output=True)
-
-
-def _closed_ancestor(path: Path) -> Path | None:
-    """The highest ancestor of `path` that other users cannot enter (such as /root), if any."""
-    for ancestor in reversed(path.parents):
-        if ancestor != Path("/") and not os.stat(ancestor).st_mode & 0o001:
-            return ancestor
-    return None
-
-
-def _expose_to_workers(needed: list[Path], scratch: Path) -> None:
-    """Keep `needed` folders readable after the privilege drop when they sit under a closed folder.
-
-    Each one is bind-mounted aside, an open tmpfs covers its closed ancestor (such as /root), and
-    the folder is bound back at its old path. Nothing else under that ancestor stays visible."""
-    moved = []
-    for index, path in enumerate(p for p in needed if p.exists()):
-        closed = _closed_ancestor(path)
-        if closed is not None:
-            keep = scratch / f".keep-{index}"
-            keep.mkdir()
-            _mount("--bind", str(path), str(keep))
-            moved.append((path, closed, keep))
-    for closed in sorted({closed for _, closed, _ in moved}):
-        _mount("-t", "tmpfs", "-o", "mode=755", "tmpfs", str(closed))
-    for path, _, keep in moved:
-        path.mkdir(parents=True, exist_ok=True)
-        _mount("--bind", str(keep), str(path))
-
-
-def _enter_sandbox(job: dict) -> None:
-    """Inside the new mount/net/pid namespaces, as root: hide folders, give a writable scratch, freeze the rest."""
-    scratch = Path(job["scratch"])
-    _mount("--make-rprivate", "/")
-    _mount("-t", "proc", "proc", "/proc")
-    for folder in job["hide"]:
-        _mount("-t", "tmpfs", "-o", "size=1m,mode=000", "tmpfs", folder)
-    _mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", str(scratch))
-    (scratch / "tmp").mkdir(mode=0o1777)
-    os.chmod(scratch / "tmp", 0o1777)
-    _mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/dev/shm")
-    _expose_to_workers([Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), runtime_paths.cache_dir()], scratch)
-    _mount("-o", "remount,bind,ro", "/")
-    os.chdir(scratch)
-
-
-def _drop_privileges(limits: Limits, job_uid: int) -> None:
-    """Limits for everyone; when root, become an unprivileged uid of this worker's own, so the
-    process limit (counted per uid) and file permissions bind without touching other workers."""
-    import resource
-
-    memory = limits.memory_mb << 20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (256 << 20, 256 << 20))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.geteuid() == 0:
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-        uid = job_uid
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-
-
-def _send(job: dict, payload: dict) -> None:
-    data = json.dumps(payload, allow_nan=True).encode()
-    fd = job["payload_fd"]
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-    os.close(fd)
-
-
-def main() -> None:
-    from autograder import run_student
-
-    job = json.loads(sys.stdin.read())
-    if job["sandboxed"]:
-        _enter_sandbox(job)
-    os.chdir(job["scratch"])
-    prepared = run_student.prepare(job)  # trusted: probes, models and data, built before student code
-    _drop_privileges(Limits(**job["limits"]), job["uid"])
-    payload = run_student.execute(job, prepared)
-    _send(job, payload)
-    sys.stdout.flush()
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,11 +1,13 @@
 """Write the example submissions that `make demo` grades: one correct, several realistically flawed.
 
-Each submission starts from the solution notebook (solution markers removed, as a student's
-finished notebook would look) and replaces a few graded cells. Re-run after changing the solution:
-    python data/make_example_submissions.py
+Each submission starts from the student notebook with the solution regions answered from the source
+(as a student's finished notebook looks: no solution markers, no hidden tests) and replaces a few
+graded cells. Re-run after changing the solution (tests/test_examples.py checks they are current):
+    python data/make_example_submissions.py [--out DIR]
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import re
 from pathlib import Path
@@ -43,15 +45,7 @@ ANSWER = "We keep the end of the prompt because it is closest to the answer, and
 
 
 def strip_markers(source: str) -> str:
-    return "\n".join(line for line in source.splitlines()
-                     if not re.match(r"\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)", line))
-
-
-def finished(notebook):
-    done = copy.deepcopy(notebook)
-    for cell in done.cells:
-        cell.source = strip_markers(cell.source)
-    return done
+    return "\n".join(line for line in source.splitlines() if not re.match(r"\s*### (BEGIN|END) SOLUTION", line))
 
 
 def replace(notebook, changes: dict[str, str]):
@@ -63,31 +57,35 @@ def replace(notebook, changes: dict[str, str]):
     return edited
 
 
-def from_student_version(student, solution, keep: set[str]):
-    """A half-finished notebook: the student version with only the `keep` cells completed."""
-    solved = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in solution.cells}
-    return replace(student, {gid: solved[gid] for gid in keep})
+def from_student_version(student, solution, keep: set[str] | None = None):
+    """The student version with the `keep` solution cells (default: all) answered from the source."""
+    solved = {c.metadata.get("nbgrader", {}).get("grade_id"): strip_markers(c.source) for c in solution.cells
+              if c.metadata.get("nbgrader", {}).get("solution")}
+    return replace(student, {gid: solved[gid] for gid in (solved if keep is None else keep)})
 
 
-def main() -> None:
-    solution = finished(nbformat.read(SOLUTION, as_version=4))
+def main(out: Path = OUT) -> None:
     student = nbformat.read(STUDENT, as_version=4)
+    solution = from_student_version(student, nbformat.read(SOLUTION, as_version=4))
     training = next(c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "dpo_training_loop")
     submissions = {
         "alice": replace(solution, {"truncation_answer": ANSWER}),
         "bob": replace(solution, {"get_log_prob": LOG_PROB_NO_SHIFT, "pad": PAD_ALWAYS_RIGHT}),
         "carol": replace(solution, {"dpo_loss": LOSS_SUMMED, "pad_collate_fn": COLLATE_PAD_MASK,
                                     "dpo_training_loop": training.replace("            with torch.no_grad():\n                ref_chosen", "            if True:\n                ref_chosen")}),
-        "dave": from_student_version(student, solution, {"apply_chat_template", "tokenize_row", "pad", "pad_collate_fn",
-                                                         "make_dataloader", "get_log_prob", "dpo_loss"}),
+        "dave": from_student_version(student, nbformat.read(SOLUTION, as_version=4),
+                                     {"apply_chat_template", "tokenize_row", "pad", "pad_collate_fn", "make_dataloader",
+                                      "get_log_prob", "dpo_loss"}),
     }
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     for name, notebook in submissions.items():
-        nbformat.write(notebook, OUT / f"{name}.ipynb")
+        nbformat.write(notebook, out / f"{name}.ipynb")
     # erin saved a notebook that was cut off mid-write: invalid JSON.
-    (OUT / "erin.ipynb").write_text(nbformat.writes(solution)[:5000])
-    print(f"wrote {len(submissions) + 1} submissions to {OUT.relative_to(ROOT)}")
+    (out / "erin.ipynb").write_text(nbformat.writes(solution)[:5000])
+    print(f"wrote {len(submissions) + 1} submissions to {out}")
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT})")
+    main(parser.parse_args().out)

@@ -24,3 +24,26 @@ def grader(kit_assets):
     from autograder.grade import Grader
 
     return Grader()
+
+
+@pytest.fixture(scope="session")
+def graded_examples(tmp_path_factory, kit_assets):
+    """The example submissions (and a second copy of alice) graded by the CLI, in a run that is killed
+    once the first student is written and then resumed: (out, inputs, survivors, config, results)."""
+    import shutil
+
+    from autograder import paths
+    from autograder.batch import grade_all
+    from autograder.config import GradeConfig, Limits
+    from submissions.batches import start_and_kill
+
+    out = tmp_path_factory.mktemp("grades")
+    inputs = tmp_path_factory.mktemp("inputs")
+    for notebook in paths.EXAMPLE_SUBMISSIONS.glob("*.ipynb"):
+        shutil.copy(notebook, inputs / notebook.name)
+    shutil.copy(paths.EXAMPLE_SUBMISSIONS / "alice.ipynb", inputs / "alice_again.ipynb")
+    survivors = start_and_kill(inputs, out)
+    config = GradeConfig(out_dir=str(out), jobs=2, gradebook_db=f"sqlite:///{out / 'gradebook.db'}",
+                         limits=Limits(timeout_s=300))
+    results = grade_all([str(inputs)], config)
+    return out, inputs, survivors, config, {r.student: r for r in results}

@@ -5,9 +5,6 @@ that a resumed run writes exactly what an uninterrupted one writes uses notebook
 re-run cells, so that it can afford two runs."""
 import json
 import shutil
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -15,6 +12,7 @@ from autograder import paths
 from autograder.batch import discover, grade_all
 from autograder.config import GradeConfig, Limits
 from submissions import build
+from submissions.batches import start_and_kill
 
 EXAMPLES = paths.EXAMPLE_SUBMISSIONS
 
@@ -27,33 +25,9 @@ def _test(data, name):
     return next(t for t in data["tests"] if t["name"] == name)
 
 
-def _start_and_kill(inputs, out, jobs=1) -> dict:
-    """Start the CLI, kill it once the first student's record is written; returns the survivors' mtimes."""
-    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(inputs), "--out", str(out),
-                                "--jobs", str(jobs), "--no-gradebook"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 400
-    while time.time() < deadline and not list(out.glob("*/record.json")):
-        time.sleep(0.2)
-    process.kill()
-    process.wait()
-    survivors = {p.parent.name: p.stat().st_mtime for p in out.glob("*/record.json")}
-    assert survivors, "the first run wrote no result before it was killed"
-    return survivors
-
-
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, kit_assets):
-    """Start the CLI, kill it once the first student is written, then resume in-process."""
-    out = tmp_path_factory.mktemp("grades")
-    inputs = tmp_path_factory.mktemp("inputs")
-    for notebook in EXAMPLES.glob("*.ipynb"):
-        shutil.copy(notebook, inputs / notebook.name)
-    shutil.copy(EXAMPLES / "alice.ipynb", inputs / "alice_again.ipynb")
-    survivors = _start_and_kill(inputs, out)
-    config = GradeConfig(out_dir=str(out), jobs=2, gradebook_db=f"sqlite:///{out / 'gradebook.db'}",
-                         limits=Limits(timeout_s=300))
-    results = grade_all([str(inputs)], config)
-    return out, inputs, survivors, config, {r.student: r for r in results}
+def graded(graded_examples):
+    return graded_examples
 
 
 def test_killed_run_resumes_without_regrading(graded):
@@ -168,7 +142,7 @@ def test_a_resumed_run_writes_what_an_uninterrupted_run_writes(tmp_path, kit_ass
     whole = tmp_path / "whole"
     grade_all([str(inputs)], GradeConfig(out_dir=str(whole), jobs=1, gradebook_db=None))
     resumed = tmp_path / "resumed"
-    survivors = _start_and_kill(inputs, resumed)
+    survivors = start_and_kill(inputs, resumed)
     assert len(survivors) < 4, "the run was not killed halfway"
     grade_all([str(inputs)], GradeConfig(out_dir=str(resumed), jobs=1, gradebook_db=None))
 

@@ -21,11 +21,11 @@ from autograder.batch import grade_all
 from autograder.config import GradeConfig, Limits
 from autograder.grade import Grader
 from autograder.notebook import parse_notebook
-from autograder.worker import sandbox_available
+from autograder.worker import sandbox
 from submissions import build
 
 ALL_FUNCTIONS = [c.name for c in checks.FUNCTION_CHECKS]
-needs_sandbox = pytest.mark.skipif(not sandbox_available(),
+needs_sandbox = pytest.mark.skipif(not sandbox().namespaces,
                                    reason="needs the Linux sandbox (root and `unshare --net --mount --pid`)")
 
 
@@ -117,7 +117,7 @@ def test_solution_notebook_cannot_be_read_from_student_code(misbehaving):
     result = misbehaving[0]["get_log_prob"]
     assert result.score == 0, ("get_log_prob copied from solutions/ earned points: the solution notebook is "
                                f"readable inside the worker:\n{result.output}")
-    assert "Permission denied" in result.output or "No such file" in result.output, result.output
+    assert any(reason in result.output for reason in ("Permission denied", "No such file", "sandbox refuses")), result.output
 
 
 def test_printing_megabytes_costs_nothing(misbehaving):
@@ -165,9 +165,9 @@ def test_os_exit_inside_a_function_does_not_cost_the_others(exit_inside_function
     assert all(_full(r) for r in others.values()), f"the others lost points after a worker died:\n{_describe(others)}"
 
 
-def test_one_function_of_the_reference_graded_alone_gets_full_marks(grader):
+def test_one_function_of_the_reference_graded_alone_gets_full_marks(grader, tmp_path):
     """What the per-function retry does after a worker dies."""
-    parsed = parse_notebook(paths.SOLUTION_NOTEBOOK)
+    parsed = parse_notebook(build.write(build.solution_notebook(), tmp_path / "reference.ipynb"))
     results = {r.name: r for r in grader.grade_functions(parsed, ["pad"])}
     assert _full(results["pad"]), f"the reference pad graded on its own:\n{results['pad'].output}"
 
@@ -307,10 +307,16 @@ def test_patched_isinstance_does_not_inflate_or_crash(grader, tmp_path):
         def pad(tensors, padding_value=0, padding_side="right"):
             return torch.nn.utils.rnn.pad_sequence(list(tensors), batch_first=True, padding_value=padding_value)
         ''')
-    names = ["pad", "apply_chat_template"]  # the patch breaks the worker's own json.dumps: one retry per name
+    names = ["pad", "apply_chat_template"]
     results = _grade(grader, nb, tmp_path / "isinstance.ipynb", names)
     assert set(results) == set(names), "grading stopped part-way"
-    assert results["pad"].score == 0, f"a pad that ignores padding_side earned points:\n{results['pad'].output}"
+    honest = _grade(grader, build.with_cell("pad", '''
+        def pad(tensors, padding_value=0, padding_side="right"):
+            return torch.nn.utils.rnn.pad_sequence(list(tensors), batch_first=True, padding_value=padding_value)
+        '''), tmp_path / "honest.ipynb", ["pad"])["pad"]
+    assert results["pad"].score == honest.score < honest.max_score, (
+        f"patching isinstance changed the grade of a pad that ignores padding_side:\n{results['pad'].output}")
+    assert "padding_side" in results["pad"].output, results["pad"].output
     assert all(r.output.strip() for r in results.values()), f"a result without a reason:\n{_describe(results)}"
 
 

@@ -401,30 +401,51 @@ def _ppo(old: str, new: str) -> str:
 CELL_MUTANTS = [
     CellMutant("loop_no_reference_model", "dpo_training_loop",
                student_dpo_loop(reference="policy_model"),
-               "frozen reference model", ("no reference model",), ("loss trajectory",)),
+               "frozen reference model", ("no reference model",)),
     CellMutant("loop_reference_with_gradients", "dpo_training_loop",
                student_dpo_loop(no_grad=False),
-               "frozen reference model", ("gradients flow into the reference",), ("loss trajectory",)),
+               "frozen reference model", ("gradients flow into the reference",)),
     CellMutant("loop_reference_synced_to_policy", "dpo_training_loop",
                student_dpo_loop(after_step="ref_model.load_state_dict(policy_model.state_dict())  # keep ref close"),
-               "frozen reference model", ("reference model changes",), ("loss trajectory",)),
+               "frozen reference model", ("reference model changes",)),
     CellMutant("loop_prompt_in_loss_mask", "dpo_training_loop",
                student_dpo_loop(loss_mask="attention"),
-               "loss mask", ("prompt tokens are in the loss mask",), ("loss trajectory",)),
+               "loss mask", ("prompt tokens are in the loss mask",)),
     CellMutant("loop_truncates_left", "dpo_training_loop",
                student_dpo_loop(truncate="[:, -MAX_SEQ_LEN:]"),
-               "concatenation and truncation", ("wrong side",), ("loss trajectory",)),
+               "concatenation and truncation", ("wrong side",)),
     CellMutant("loop_without_optimizer_step", "dpo_training_loop",
                student_dpo_loop().replace("scaler.step(optimizer)", "# scaler.step(optimizer)  # crashed, commented out"),
-               "loss trajectory", ("differ from the reference",)),
+               "steps taken", ("no optimizer step",)),
     CellMutant("loop_chosen_rejected_swapped", "dpo_training_loop",
                student_dpo_loop().replace('dpo_loss(logps["policy_chosen"], logps["policy_rejected"],',
                                           'dpo_loss(logps["policy_rejected"], logps["policy_chosen"],')
                                  .replace('logps["ref_chosen"], logps["ref_rejected"], beta=BETA)',
                                           'logps["ref_rejected"], logps["ref_chosen"], beta=BETA)'),
-               "loss trajectory", ("differ from the reference",)),
+               "loss trajectory", ("chosen and rejected are swapped",)),
+    # Every input a re-run cell is given must matter (the hidden configurations differ in each).
+    CellMutant("loop_ignores_beta", "dpo_training_loop", student_dpo_loop().replace("beta=BETA", "beta=0.1"),
+               "loss trajectory", ("ignores `BETA`",)),
+    CellMutant("loop_ignores_step_count", "dpo_training_loop", student_dpo_loop().replace("NUM_DPO_STEPS", "3"),
+               "steps taken", ("ignores `NUM_DPO_STEPS`",)),
+    CellMutant("loop_ignores_max_seq_len", "dpo_training_loop", student_dpo_loop(truncate="[:, :64]"),
+               "concatenation and truncation", ("ignores `MAX_SEQ_LEN`",)),
+    CellMutant("loop_one_mask_for_both_sides", "dpo_training_loop",
+               student_dpo_loop().replace('torch.zeros_like(prompt_mask), batch[side + "_attn_mask"]',
+                                          'torch.zeros_like(prompt_mask), batch["chosen_attn_mask"]'),
+               "loss mask", ("the loss mask does not select", "the cell raised"), ("steps taken", "loss trajectory",
+                                                                                  "concatenation and truncation",
+                                                                                  "cell ran to the end")),
+    CellMutant("reward_ignores_step_setting", "reward_training",
+               build.source("reward_training").replace("max_steps=settings.reward_steps", "max_steps=40"),
+               "reward_model trained with RewardTrainer", ("use max_steps=settings.reward_steps",)),
+    CellMutant("ppo_ignores_episode_setting", "ppo_training", _ppo("total_episodes=settings.ppo_episodes", "total_episodes=8"),
+               "trains with the given settings", ("use settings.ppo_episodes",)),
+    CellMutant("ppo_ignores_length_setting", "ppo_training",
+               _ppo("response_length=settings.max_new_tokens", "response_length=8"),
+               "trains with the given settings", ("use settings.max_new_tokens",)),
     CellMutant("reward_never_trained", "reward_training", _reward_without_training(),
-               "reward_model trained with RewardTrainer", ("no RewardTrainer finished a training step",),
+               "reward_model trained with RewardTrainer", ("trained 0 steps",),
                ("ranks held-out chosen above rejected",)),
     # TRL itself refuses model is ref_model, so the cell raises; either way the points must go.
     CellMutant("ppo_policy_reused_as_reference", "ppo_training", _ppo("ref_model=ppo_ref", "ref_model=ppo_policy"),
@@ -484,6 +505,20 @@ def test_cell_mistake_is_caught_and_named(mutant, graded_cell):
         messages = target[0].message
     assert any(p in messages for p in mutant.phrases), (
         f"{mutant.id}: the feedback does not name the mistake (expected one of {mutant.phrases}):\n{feedback}")
+
+
+ONE_STRUCTURAL_MISTAKE = ["loop_reference_synced_to_policy", "loop_prompt_in_loss_mask", "loop_truncates_left",
+                          "loop_without_optimizer_step", "loop_ignores_max_seq_len", "loop_no_reference_model"]
+
+
+@pytest.mark.parametrize("mutant_id", ONE_STRUCTURAL_MISTAKE)
+def test_one_mistake_costs_once(mutant_id, graded_cell):
+    """A named structural mistake does not cost the loss trajectory too: the trajectory is compared with
+    the reference run that makes the same mistake."""
+    items = graded_cell(next(m for m in CELL_MUTANTS if m.id == mutant_id))
+    trajectory = next(i for i in items if i.name == "loss trajectory")
+    assert trajectory.passed and "same mistake" in trajectory.message, _feedback(items)
+    assert sum(not i.passed for i in items) == 1, f"{mutant_id} cost more than one item:\n{_feedback(items)}"
 
 
 @pytest.mark.parametrize("mutant", [m for m in CELL_MUTANTS if m.item is not None], ids=lambda m: m.id)

@@ -1,4 +1,10 @@
-"""The native nbgrader flow: generate_assignment, then autograde runs the source's test cells."""
+"""nbgrader's own flow gives the same grades as the kit's CLI, item by item.
+
+`nbgrader generate_assignment` then `nbgrader autograde` run the source notebook's hidden test
+cells, which delegate to the kit's isolated grading of each submitted notebook (item_score). The
+same example submissions graded by `python -m autograder grade` (the session's CLI run) must get the
+same score in every grade cell.
+"""
 import shutil
 import subprocess
 import sys
@@ -6,28 +12,55 @@ from pathlib import Path
 
 import pytest
 
+from alignment_kit import items
 from alignment_kit import paths as runtime_paths
 from autograder import paths
 
+STUDENTS = ("alice", "bob", "carol", "dave")
 
-@pytest.mark.slow
-def test_nbgrader_autograde_scores_the_reference(tmp_path, kit_assets):
+
+@pytest.fixture(scope="module")
+def nbgrader_course(tmp_path_factory, kit_assets):
     from nbgrader.api import Gradebook
 
-    shutil.copytree(paths.REPO_ROOT / "solutions", tmp_path / "solutions")
-    shutil.copy(paths.REPO_ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
-    submitted = tmp_path / "submitted" / "alice" / "dpo_homework"
-    submitted.mkdir(parents=True)
-    shutil.copy(paths.EXAMPLE_SUBMISSIONS / "alice.ipynb", submitted / "dpo_homework.ipynb")
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path), "KIT_PROFILE": "smoke",
-           "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "TRL_EXPERIMENTAL_SILENCE": "1",
-           "KIT_CACHE_DIR": str(runtime_paths.cache_dir())}
+    course = tmp_path_factory.mktemp("course")
+    shutil.copytree(paths.REPO_ROOT / "solutions", course / "solutions")
+    shutil.copy(paths.REPO_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    for student in STUDENTS:
+        submitted = course / "submitted" / student / paths.ASSIGNMENT
+        submitted.mkdir(parents=True)
+        shutil.copy(paths.EXAMPLE_SUBMISSIONS / f"{student}.ipynb", submitted / f"{paths.ASSIGNMENT}.ipynb")
+    # The submissions' own cells run in nbgrader's kernel; short stages keep that quick.
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(course), "KIT_PROFILE": "smoke",
+           "KIT_DPO_STEPS": "1", "KIT_REWARD_STEPS": "1", "KIT_PPO_EPISODES": "4", "HF_HUB_OFFLINE": "1",
+           "MPLBACKEND": "Agg", "TRL_EXPERIMENTAL_SILENCE": "1", "KIT_CACHE_DIR": str(runtime_paths.cache_dir()),
+           "KIT_GRADER_CACHE": str(paths.grader_cache())}
     for verb in ("generate_assignment", "autograde"):
-        done = subprocess.run([sys.executable, "-m", "nbgrader", verb, "dpo_homework", "--force"],
-                              cwd=tmp_path, env=env, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "nbgrader", verb, paths.ASSIGNMENT, "--force"],
+                              cwd=course, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
-        submission = gradebook.find_submission("dpo_homework", "alice")
-        assert submission.code_score == pytest.approx(7.9), [(g.name, g.score) for g in gradebook.find_submission_notebook(
-            "dpo_homework", "dpo_homework", "alice").grades]
-        assert submission.needs_manual_grade
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        scores = {student: {g.name: g.auto_score for g in gradebook.find_submission_notebook(
+                      paths.ASSIGNMENT, paths.ASSIGNMENT, student).grades}
+                  for student in STUDENTS}
+        manual = {student: gradebook.find_submission(paths.ASSIGNMENT, student).needs_manual_grade for student in STUDENTS}
+    return scores, manual
+
+
+@pytest.mark.slow
+def test_nbgrader_autograde_scores_the_reference(nbgrader_course):
+    scores, manual = nbgrader_course
+    autograded = {i.grade_id: i.points for i in items.ITEMS if i.autograded}
+    assert {cell: scores["alice"][cell] for cell in autograded} == pytest.approx(autograded)
+    assert manual["alice"], "hand-graded cells stay flagged for manual grading"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", STUDENTS)
+def test_both_flows_give_the_same_score_item_by_item(student, nbgrader_course, graded_examples):
+    scores, _ = nbgrader_course
+    record = graded_examples[4][student]
+    cli = record.item_scores()
+    for item in (i for i in items.ITEMS if i.autograded):
+        assert scores[student][item.grade_id] == pytest.approx(cli[item.name], abs=1e-4), (
+            f"{student}/{item.name}: nbgrader {scores[student][item.grade_id]} vs CLI {cli[item.name]}")

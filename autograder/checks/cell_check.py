@@ -1,43 +1,28 @@
-"""A graded cell: the grader re-runs it in a prepared namespace and judges the raw facts it leaves."""
+"""A graded cell: the grader re-runs it under hidden configurations and judges the facts it leaves.
+
+Preparing the namespace and collecting facts is the student runtime's job (`alignment_kit.recorders`),
+so the worker needs no grader code. The grader owns the configurations, the helpers the cell is
+given, the mistaken versions of the cell it knows, and how the facts are judged.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from alignment_kit import items
-
-
-@dataclass
-class Item:
-    """One scored line of feedback inside a cell check."""
-
-    name: str
-    points: float
-    passed: bool
-    message: str
-
-    @property
-    def score(self) -> float:
-        return self.points if self.passed else 0.0
+from alignment_kit.cell_judges import Item  # noqa: F401 - the items a judge returns
 
 
 @dataclass
 class CellCheck:
-    """How to prepare, observe and judge one re-run cell.
-
-    `prepare(job, scratch)` builds the namespace in the worker before student code runs;
-    `collect(namespace, state)` turns what the cell left behind into JSON facts;
-    `after_substitutes(namespace, job, state)` may wrap the reference helpers once they are in place;
-    `judge(student_facts, reference_facts, job)` runs in the trusted parent and returns scored items.
-    """
-
     grade_id: str  # the re-run cell's nbgrader grade_id, which is also its item's name
-    substitutes: tuple[str, ...]
-    prepare: Callable
-    collect: Callable
-    judge: Callable[[dict, dict, dict], list[Item]]
-    job_data: Callable[[], dict]  # parent side: probe data sent to the worker (and reused for the reference)
-    after_substitutes: Callable | None = None
+    helpers: tuple[str, ...]  # reference functions the cell is given (the only reference code a worker holds)
+    setups: Callable[[], list[tuple[str, dict]]]  # hidden (label, configuration); the first is the main one
+    judge: Callable  # (student facts per config, expected per config, setups) -> (items, named mistakes)
+    mistakes: dict[str, dict] = field(default_factory=dict)  # id -> switches of the grader's mistaken cell
+    messages: dict[str, str] = field(default_factory=dict)  # id -> what the mistake is called in feedback
+    inputs: dict[str, str] = field(default_factory=dict)  # cell input -> configuration key, tested for being ignored
+    ignores_message: Callable | None = None  # (input, value, default) -> message
     curve: str = ""  # a fact holding a per-step series to plot against the reference's, if any
 
     @property

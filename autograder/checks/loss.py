@@ -13,7 +13,8 @@ from autograder.checks.function_check import FunctionCheck
 def log_prob_probes() -> list[Probe]:
     return [log_prob_probe("hidden logits A (int mask)", 101, 3, 9, 11, torch.long),
             log_prob_probe("hidden logits B (bool mask)", 102, 4, 7, 5, torch.bool),
-            log_prob_probe("hidden logits C (float mask)", 103, 2, 12, 17, torch.float32)]
+            log_prob_probe("hidden logits C (float mask)", 103, 2, 12, 17, torch.float32),
+            log_prob_probe("hidden: confident logits over 700 positions", 104, 2, 700, 9, torch.long, scale=80.0)]
 
 
 def _token_logps(logits, labels, dim=-1):
@@ -50,6 +51,11 @@ def _probabilities(logits, labels, mask):
     return (probs * mask[:, 1:].float()).sum(-1)
 
 
+def _log_of_softmax(logits, labels, mask):
+    probs = torch.gather(F.softmax(logits[:, :-1], dim=-1), 2, labels[:, 1:].unsqueeze(-1)).squeeze(-1)
+    return (torch.log(probs) * mask[:, 1:].float()).sum(-1)
+
+
 def _wrong_dim(logits, labels, mask):
     return (_token_logps(logits[:, :-1], labels[:, 1:], dim=1) * mask[:, 1:].float()).sum(-1)
 
@@ -65,13 +71,16 @@ GET_LOG_PROB = FunctionCheck(
         Mistake("the mask is not applied: prompt and padding tokens are counted", _no_mask),
         Mistake("uses probabilities (softmax) instead of log-probabilities (log_softmax)", _probabilities),
         Mistake("log_softmax over the wrong dimension: normalise over the vocabulary (dim=-1)", _wrong_dim),
+        Mistake("numerically unstable: log(softmax(logits)) underflows to -inf when the model is confident; "
+                "use F.log_softmax (or logits - logsumexp)", _log_of_softmax),
     ],
 )
 
 
 # ---------------------------------------------------------------- dpo_loss
 def loss_probes() -> list[Probe]:
-    return [loss_probe("hidden batch, beta=0.25", 202, 0.25, 7), loss_probe("hidden batch, beta=0.05", 203, 0.05, 5)]
+    return [loss_probe("hidden batch, beta=0.25", 202, 0.25, 7), loss_probe("hidden batch, beta=0.05", 203, 0.05, 5),
+            loss_probe("hidden: large margins, beta=2", 204, 2.0, 6, scale=25.0)]
 
 
 def _rewards(c, r, rc, rr, beta):
@@ -118,6 +127,11 @@ def _margin_without_beta(c, r, rc, rr, beta=0.1):
     return _triple(-F.logsigmoid(w - l), w, l, margins=(c - rc) - (r - rr))
 
 
+def _log_of_sigmoid(c, r, rc, rr, beta=0.1):
+    w, l = _rewards(c, r, rc, rr, beta)
+    return _triple(-torch.log(torch.sigmoid(w - l)), w, l)
+
+
 def _ties_count(c, r, rc, rr, beta=0.1):
     w, l = _rewards(c, r, rc, rr, beta)
     return _triple(-F.logsigmoid(w - l), w, l, ties=True)
@@ -135,5 +149,7 @@ DPO_LOSS = FunctionCheck(
         Mistake("the loss is summed over the batch: take the mean", _batch_sum),
         Mistake("the margin leaves out beta: use the rewards (beta * log-ratio) for the margin", _margin_without_beta),
         Mistake("accuracy counts ties: a pair is correct only if the chosen reward is strictly larger", _ties_count),
+        Mistake("numerically unstable: -log(sigmoid(margin)) overflows to inf for large margins; "
+                "use -F.logsigmoid(margin) (or F.softplus(-margin))", _log_of_sigmoid),
     ],
 )

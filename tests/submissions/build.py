@@ -18,11 +18,17 @@ from autograder import paths
 
 @functools.lru_cache(maxsize=1)
 def _reference() -> nbformat.NotebookNode:
-    return nbformat.read(str(paths.SOLUTION_NOTEBOOK), as_version=4)
+    """The source notebook as a student who solved everything would have it: hidden tests removed."""
+    from autograder.reference import HIDDEN_TESTS
+
+    notebook = nbformat.read(str(paths.SOLUTION_NOTEBOOK), as_version=4)
+    for cell in notebook.cells:
+        cell.source = HIDDEN_TESTS.sub("", cell.source)
+    return notebook
 
 
 def solution_notebook() -> nbformat.NotebookNode:
-    """A deep copy of the reference (nbgrader source) notebook, solutions included."""
+    """A deep copy of the reference (nbgrader source) notebook, solutions included, hidden tests removed."""
     return copy.deepcopy(_reference())
 
 
@@ -137,13 +143,19 @@ def batch_grader(grader, batches: list[list], folder_factory, names: list[str]):
     return grade
 
 
+@functools.lru_cache(maxsize=1)
+def examples_script():
+    """data/make_example_submissions.py, loaded as a module (it is a script, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_example_submissions",
+                                                  paths.REPO_ROOT / "data" / "make_example_submissions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def filled_student_notebook(student: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The student notebook with every solution region answered from the source notebook, as a
     student who solved everything would hand it in (no solution markers, no hidden tests)."""
-    solved = {grade_id(c): c.source for c in _reference().cells if grade_id(c)}
-    filled = copy.deepcopy(student)
-    for cell in filled.cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-            cell.source = "\n".join(line for line in solved[grade_id(cell)].splitlines()
-                                    if not line.strip().startswith(("### BEGIN SOLUTION", "### END SOLUTION")))
-    return filled
+    return examples_script().from_student_version(student, nbformat.read(str(paths.SOLUTION_NOTEBOOK), as_version=4))

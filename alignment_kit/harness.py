@@ -1,0 +1,174 @@
+"""The program a grading worker runs: `python -m alignment_kit.harness` (student code runs only here).
+
+The grader starts it in a fresh process (inside its sandbox where the machine allows one) and
+sends one job as JSON on stdin. The process holds no answers: probe inputs arrive as data, the only
+reference code it gets is the helpers a graded cell or function is explicitly given, and the grader
+package is neither loaded nor importable. The worker
+1. limits its resources, decodes the probes or prepares the cell's namespaces (as root, if it is);
+2. drops to an unprivileged uid and puts up the audit hook (`guard.py`);
+3. defines the notebook's code statement by statement (a failing statement costs only itself);
+4. runs each graded function on its probes, or re-runs the graded cell under each configuration
+   (each in a fresh namespace with fresh seeded models);
+5. writes one JSON payload of raw outputs or facts to its private pipe and exits.
+Every student error is data in the payload; only a dead process loses it.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+from alignment_kit import codec, guard, outputs, recorders
+
+
+class StudentTimeout(BaseException):
+    """Raised by the alarm (a BaseException, so `except Exception` in student code cannot hide it)."""
+
+
+def _on_alarm(signum, frame):
+    raise StudentTimeout()
+
+
+def short_error(error: BaseException) -> str:
+    if isinstance(error, StudentTimeout):
+        return "timed out (an infinite loop, or far too slow)"
+    if isinstance(error, SystemExit):
+        return f"called sys.exit({error.code!r})"
+    frames = traceback.extract_tb(error.__traceback__)
+    student = [f for f in frames if f.filename.startswith("<student")]
+    where = f" (line {student[-1].lineno} of {student[-1].filename.strip('<>')})" if student else ""
+    return outputs.error_text(error)[:300] + where
+
+
+def guarded(action, seconds: float):
+    """Run `action()` under an alarm; returns (value, error text or None)."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            value = action()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except BaseException as error:  # noqa: BLE001 - student code may raise anything, SystemExit included
+        return None, short_error(error)
+    return value, None
+
+
+def define(source: str, namespace: dict, filename: str, seconds: float) -> list[str]:
+    """Execute `source` one top-level statement at a time, as a notebook runs cell by cell; returns the errors."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        return [f"SyntaxError: {error}"]
+    errors = []
+    for node in tree.body:
+        code = compile(ast.Module([node], type_ignores=[]), filename, "exec")
+        _, error = guarded(lambda: exec(code, namespace), seconds)  # noqa: S102 - this is the sandboxed worker
+        if error:
+            errors.append(error)
+    return errors
+
+
+class Builtins:
+    """A snapshot of the builtins, restored after student code ran (it may have patched them)."""
+
+    def __init__(self):
+        self.saved = dict(vars(builtins))
+
+    def restore(self) -> None:
+        current = vars(builtins)
+        for name in [n for n in current if n not in self.saved]:
+            del current[name]
+        current.update(self.saved)
+
+
+# ---------------------------------------------------------------------------------- functions
+def prepare_functions(job: dict) -> dict:
+    return {name: [(p["label"], codec.decode(p["args"]), codec.decode(p["kwargs"])) for p in spec["probes"]]
+            for name, spec in job["functions"].items()}
+
+
+def run_function(job: dict, name: str, probes: list, snapshot: Builtins) -> dict:
+    limits = job["limits"]
+    guard.current_item[0] = name
+    namespace: dict = {"__name__": "__student__"}
+    errors = define(job["student_code"], namespace, "<student notebook>", limits["function_timeout_s"])
+    helpers = job["functions"][name].get("helpers", "") + outputs.OUTPUTS[name].stubs
+    if helpers:
+        exec(compile(helpers, "<given helpers>", "exec"), namespace)  # noqa: S102
+    fn = namespace.get(name)
+    snapshot.restore()
+    if not callable(fn):
+        reason = f"`{name}` is not defined in the notebook"
+        return {"missing": reason + (f" (defining the notebook's code failed: {errors[0]})" if errors else "")}
+    runs, error = guarded(lambda: [outputs.run(name, fn, args, kwargs) for _, args, kwargs in probes],
+                          limits["function_timeout_s"])
+    snapshot.restore()
+    if error:
+        return {"missing": f"`{name}` {error}"}
+    return {"runs": runs}
+
+
+# ---------------------------------------------------------------------------------- cells
+def run_cell(job: dict, snapshot: Builtins) -> dict:
+    """Re-run each (cell source, configuration) of the job in a fresh namespace; facts per run."""
+    limits, item, scratch = job["limits"], job["item"], Path(job["scratch"])
+    guard.current_item[0] = item
+    cell_seconds = max(5.0, limits["timeout_s"] * 0.85 / max(1, len(job["runs"])))
+    results = []
+    for run in job["runs"]:
+        config = run["config"]
+        given, state = recorders.PREPARE[item](config, scratch)
+        namespace: dict = {"__name__": "__student__"}
+        define(job["student_code"], namespace, "<student notebook>", limits["function_timeout_s"])
+        snapshot.restore()
+        namespace.update(given)
+        if job.get("helpers"):
+            exec(compile(job["helpers"], "<given helpers>", "exec"), namespace)  # noqa: S102
+        if item in recorders.AFTER_HELPERS:
+            recorders.AFTER_HELPERS[item](namespace, config, state)
+        cell = compile(run["cell_source"], "<student cell>", "exec")
+        _, cell_error = guarded(lambda: exec(cell, namespace), cell_seconds)  # noqa: S102
+        snapshot.restore()
+        facts, collect_error = guarded(lambda: recorders.COLLECT[item](namespace, state), limits["function_timeout_s"])
+        snapshot.restore()
+        results.append({"facts": facts, "cell_error": cell_error, "collect_error": collect_error})
+    return {"runs": results}
+
+
+# ---------------------------------------------------------------------------------- the process
+def _send(fd: int, payload: dict) -> None:
+    data = json.dumps(payload, allow_nan=True).encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.close(fd)
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.read())
+    limits = job["limits"]
+    os.chdir(job["scratch"])
+    guard.limit_resources(limits["memory_mb"], limits["processes"], limits["scratch_mb"])
+    prepared = prepare_functions(job) if job["kind"] == "functions" else recorders.warm_up(job["item"], Path(job["scratch"]))
+    if job.get("drop_to_uid") is not None:
+        guard.drop_privileges(job["drop_to_uid"])
+    guard.install_audit_hook(job["readable"], job["scratch"])
+    snapshot = Builtins()
+    if job["kind"] == "functions":
+        payload = {"results": {name: run_function(job, name, probes, snapshot) for name, probes in prepared.items()}}
+    else:
+        payload = run_cell(job, snapshot)
+    payload["grader_imports"] = [list(entry) for entry in guard.grader_imports]
+    _send(job["payload_fd"], payload)
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
