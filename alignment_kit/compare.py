@@ -80,6 +80,10 @@ def describe(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class SelfCheckFailed(AssertionError):
+    """A public self-check failed; the message lists what is wrong and how to fix it."""
+
+
 @dataclass
 class Verdict:
     """How one probe went: passed or not, with the message a student reads."""

@@ -1,11 +1,53 @@
 """Small helpers the homework notebook calls for work that is not graded: generation,
-reward scoring, prompt-only datasets and saving or pushing a model."""
+reward scoring, prompt-only datasets, quiet output, and saving or pushing a model."""
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import torch
+
+# Warnings a student cannot act on: they come from inside the libraries, or from running on a CPU.
+# Only these are silenced; every other warning still shows.
+UNACTIONABLE_WARNINGS = (
+    "You are importing from 'trl.experimental'",  # PPOTrainer lives there in this TRL release, by design
+    ".*pin_memory.*no accelerator is found",  # torch's DataLoader on a CPU
+    ".*gradient_checkpointing.* is deprecated",  # TRL's own configs still use the old name
+    ".*is_gradient_checkpointing.* is deprecated",
+    "var\\(\\): degrees of freedom is <= 0",  # TRL logs val/ratio_var; with one PPO mini-batch it is NaN
+)
+UNACTIONABLE_LOGS = (
+    "right-padding was detected",  # TRL's PPO generates from its own padded batches
+    "Passing `generation_config` together with generation-related arguments",  # TRL's generation call
+    "LOAD REPORT",  # a new value or reward head is initialised from scratch, as intended
+)
+
+
+class _DropLogs(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in UNACTIONABLE_LOGS)
+
+
+def quiet_known_warnings() -> None:
+    """Silence the library warnings listed above (and only those)."""
+    import transformers  # noqa: F401 - sets up the handler that transformers logs through
+
+    for pattern in UNACTIONABLE_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    for handler in logging.getLogger("transformers").handlers:
+        if not any(isinstance(f, _DropLogs) for f in handler.filters):
+            handler.addFilter(_DropLogs())
+
+
+def show_reply(label: str, reply: str, settings) -> None:
+    """Print a generated reply; in the smoke profile, say why it is noise (or empty)."""
+    print(f"{label}: {reply}" if reply else f"{label}: (an empty reply)")
+    if settings.profile == "smoke":
+        print("   (smoke profile: the tiny model is random, so its replies are noise or empty; "
+              "run the full profile for real replies)")
 
 
 def user_turn(prompt: str) -> list[dict]:

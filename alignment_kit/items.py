@@ -44,6 +44,7 @@ class Item:
     kind: str
     title: str
     marker: str = ""  # re-run cells: a line that finds the cell when its nbgrader metadata is gone
+    figures: bool = False  # hand-graded: the grader is shown the figures saved in the cell's outputs
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -87,7 +88,7 @@ ITEMS = (
          marker="RewardTrainer("),
     Item("ppo_training", "ppo", 2.0, CELL, "PPO with policy, reference, reward and value models",
          marker="PPOTrainer("),
-    Item("analysis_plots", "analysis", 0.5, MANUAL, "log-prob plots, train vs unseen, base vs DPO"),
+    Item("analysis_plots", "analysis", 0.5, MANUAL, "log-prob plots, train vs unseen, base vs DPO", figures=True),
     Item("analysis_conclusion", "analysis", 0.5, MANUAL, "written conclusion of the analysis"),
     Item("write_model_card", "bonus", 1.0, MANUAL, "model cards for the published models"),
 )

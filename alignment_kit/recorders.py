@@ -158,22 +158,28 @@ def prepare_reward(config: dict, scratch: Path) -> tuple[dict, dict]:
     return namespace, {"held_out": config["held_out"]}
 
 
-def collect_reward(namespace: dict, state: dict) -> dict:
+def reward_facts(namespace: dict) -> dict:
+    """Facts about `reward_model` and the RewardTrainer in a namespace (also what the public check reads)."""
     from trl import RewardTrainer
-
-    from alignment_kit.helpers import reward_scores
 
     model = namespace.get("reward_model")
     trainers = [v for v in namespace.values() if isinstance(v, RewardTrainer)]
     trainer = trainers[-1] if trainers else None
     config = getattr(model, "config", None)
-    facts = {"has_model": model is not None and hasattr(model, "forward"), "trainer": trainer is not None,
-             "trained_steps": trainer.state.global_step if trainer else 0,
-             "trainer_has_model": trainer is not None and trainer.model is model,
-             "num_labels": getattr(config, "num_labels", None),
-             "pad_token_set": getattr(config, "pad_token_id", None) is not None,
-             "max_length": getattr(trainer.args, "max_length", None) if trainer else None,
-             "train_rows": len(trainer.train_dataset) if trainer and trainer.train_dataset is not None else None}
+    return {"has_model": model is not None and hasattr(model, "forward"), "trainer": trainer is not None,
+            "trained_steps": trainer.state.global_step if trainer else 0,
+            "trainer_has_model": trainer is not None and trainer.model is model,
+            "num_labels": getattr(config, "num_labels", None),
+            "pad_token_set": getattr(config, "pad_token_id", None) is not None,
+            "max_length": getattr(trainer.args, "max_length", None) if trainer else None,
+            "train_rows": len(trainer.train_dataset) if trainer and trainer.train_dataset is not None else None}
+
+
+def collect_reward(namespace: dict, state: dict) -> dict:
+    from alignment_kit.helpers import reward_scores
+
+    facts = reward_facts(namespace)
+    model = namespace.get("reward_model")
     if facts["has_model"]:
         tokenizer = namespace["tokenizer"]
         facts["chosen_scores"] = reward_scores(model, tokenizer, [r["chosen"] for r in state["held_out"]]).tolist()
@@ -189,6 +195,7 @@ def prepare_ppo(config: dict, scratch: Path) -> tuple[dict, dict]:
 
     namespace = _trl_namespace(config, scratch)
     reward_model = make_tiny_reward_model(namespace["tokenizer"], seed=1)
+    reward_model.config.pad_token_id = namespace["tokenizer"].pad_token_id  # as the homework's reward model has
     namespace.update(PPOConfig=PPOConfig, PPOTrainer=PPOTrainer, reward_model=reward_model,
                      ppo_prompts=Dataset.from_list(config["prompts"]))
     return namespace, {"reward_model": reward_model}

@@ -4,22 +4,19 @@ Each `check_<function>(fn)` calls the student's function on the public probes an
 output with the expected outputs stored in `fixtures/public.json`. That file also stores what each
 known mistake outputs on the same probes, so a failure can name the mistake. It is written by the
 instructor's `python -m autograder fixtures`; nothing here holds a solution. The grader runs other,
-hidden probes.
+hidden probes. The checks of the re-run cells (`check_dpo_training_loop`, `check_reward_training`,
+`check_ppo_training`) live in `cell_checks.py` and are available from here too.
 """
 from __future__ import annotations
 
 import functools
 import json
-import math
 import types
 
 from alignment_kit import items, outputs, paths
-from alignment_kit.compare import Verdict, judge, plural  # noqa: F401 - Verdict is part of the API
+from alignment_kit.cell_checks import check_dpo_training_loop, check_ppo_training, check_reward_training  # noqa: F401
+from alignment_kit.compare import SelfCheckFailed, Verdict, judge, plural
 from alignment_kit.probes import PUBLIC_PROBES
-
-
-class SelfCheckFailed(AssertionError):
-    """A public check failed; the message lists what is wrong and how to fix it."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -77,42 +74,3 @@ def _function_checker(name: str):
 for _item in items.items_of(items.FUNCTION):
     globals()[f"check_{_item.name}"] = _function_checker(_item.name)
 del _item
-
-
-def check_training_log(losses, accs, margins, num_steps) -> None:
-    """Public sanity check of the DPO loop's logs: one finite entry per step, accuracies in [0, 1]."""
-    problems = []
-    for name, values in (("losses", losses), ("accs", accs), ("margins", margins)):
-        if len(values) != num_steps:
-            problems.append(f"`{name}` has {len(values)} entries, expected {num_steps}")
-        elif not all(isinstance(v, float) and math.isfinite(v) for v in values):
-            problems.append(f"`{name}` holds values that are not finite floats (use .item())")
-    if accs and not all(0.0 <= a <= 1.0 for a in accs):
-        problems.append("reward accuracies must lie in [0, 1]")
-    if losses and abs(losses[0] - math.log(2)) > 0.05:
-        problems.append(f"the first loss should be close to log(2) = 0.693 (policy = reference), got {losses[0]:.4f}")
-    report("DPO training log", [Verdict("log", not problems, "; ".join(problems))])
-
-
-def check_reward_model(reward_model, tokenizer, rows) -> None:
-    """Public check: the reward model gives one finite score per conversation."""
-    from alignment_kit.helpers import reward_scores
-
-    scores = reward_scores(reward_model, tokenizer, [rows[0]["chosen"], rows[0]["rejected"]])
-    ok = scores.shape == (2,) and all(math.isfinite(float(s)) for s in scores)
-    report("reward model", [Verdict("scores", ok, f"expected two finite scores, got {scores}")])
-
-
-def check_ppo_trainer(ppo_trainer, reward_model) -> None:
-    """Public check: a PPOTrainer that uses this reward model and finished at least one step."""
-    from trl.experimental.ppo import PPOTrainer
-
-    problems = []
-    if not isinstance(ppo_trainer, PPOTrainer):
-        problems.append("ppo_trainer is not a trl.experimental.ppo.PPOTrainer")
-    else:
-        if ppo_trainer.reward_model is not reward_model:
-            problems.append("the trainer's reward_model is not the reward model trained above")
-        if ppo_trainer.state.global_step < 1:
-            problems.append("train() has not completed a step")
-    report("PPO trainer", [Verdict("trainer", not problems, "; ".join(problems))])

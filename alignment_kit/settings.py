@@ -15,10 +15,13 @@ from alignment_kit import resolve
 # `full` is the homework as designed (about 10 minutes of DPO on 2 CPU cores, much less on a GPU).
 PROFILE_SIZES = {
     "smoke": dict(dpo_steps=4, batch_size=2, reward_steps=4, ppo_episodes=8, analysis_rows=16,
-                  max_new_tokens=16, learning_rate=1e-3),
+                  max_new_tokens=16, learning_rate=1e-3, reward_learning_rate=1e-3, reward_batch_size=8,
+                  ppo_learning_rate=1e-5, ppo_batch_size=4),
     "full": dict(dpo_steps=50, batch_size=4, reward_steps=100, ppo_episodes=64, analysis_rows=100,
-                 max_new_tokens=60, learning_rate=5e-5),
+                 max_new_tokens=60, learning_rate=5e-5, reward_learning_rate=2e-5, reward_batch_size=8,
+                 ppo_learning_rate=1e-5, ppo_batch_size=4),
 }
+SMOKE = PROFILE_SIZES["smoke"]  # the dataclass's defaults
 STAGE_OVERRIDES = {"dpo_steps": "KIT_DPO_STEPS", "reward_steps": "KIT_REWARD_STEPS",
                    "ppo_episodes": "KIT_PPO_EPISODES"}
 
@@ -34,17 +37,21 @@ class HomeworkSettings:
     device: str = field(default="cpu", metadata={"help": "cuda, mps or cpu"})
     precision: str = field(default="fp32", metadata={"help": "bf16, fp16 or fp32, from the device"})
     seed: int = field(default=42, metadata={"help": "seed for every random choice"})
-    dpo_steps: int = field(default=4, metadata={"help": "optimizer steps of the manual DPO loop"})
-    batch_size: int = field(default=2, metadata={"help": "preference pairs per DPO step"})
-    learning_rate: float = field(default=1e-3, metadata={"help": "DPO learning rate"})
+    dpo_steps: int = field(default=SMOKE["dpo_steps"], metadata={"help": "optimizer steps of the manual DPO loop"})
+    batch_size: int = field(default=SMOKE["batch_size"], metadata={"help": "preference pairs per DPO step"})
+    learning_rate: float = field(default=SMOKE["learning_rate"], metadata={"help": "DPO learning rate"})
     beta: float = field(default=0.1, metadata={"help": "DPO beta (strength of the KL anchor)"})
     max_prompt_length: int = field(default=96, metadata={"help": "prompt tokens kept (the last ones)"})
     max_completion_length: int = field(default=96, metadata={"help": "completion tokens kept (the first ones)"})
     max_seq_len: int = field(default=128, metadata={"help": "prompt+completion tokens fed to the model"})
-    reward_steps: int = field(default=4, metadata={"help": "RewardTrainer max_steps"})
-    ppo_episodes: int = field(default=8, metadata={"help": "PPOTrainer total_episodes"})
-    analysis_rows: int = field(default=16, metadata={"help": "rows per split in the log-prob analysis"})
-    max_new_tokens: int = field(default=16, metadata={"help": "tokens generated in before/after samples"})
+    reward_steps: int = field(default=SMOKE["reward_steps"], metadata={"help": "RewardTrainer max_steps"})
+    reward_learning_rate: float = field(default=SMOKE["reward_learning_rate"], metadata={"help": "RewardTrainer learning rate"})
+    reward_batch_size: int = field(default=SMOKE["reward_batch_size"], metadata={"help": "RewardTrainer batch size"})
+    ppo_episodes: int = field(default=SMOKE["ppo_episodes"], metadata={"help": "PPOTrainer total_episodes"})
+    ppo_learning_rate: float = field(default=SMOKE["ppo_learning_rate"], metadata={"help": "PPOTrainer learning rate"})
+    ppo_batch_size: int = field(default=SMOKE["ppo_batch_size"], metadata={"help": "PPOTrainer batch size"})
+    analysis_rows: int = field(default=SMOKE["analysis_rows"], metadata={"help": "rows per split in the log-prob analysis"})
+    max_new_tokens: int = field(default=SMOKE["max_new_tokens"], metadata={"help": "tokens generated in before/after samples"})
     output_dir: str = field(default="outputs", metadata={"help": "where checkpoints and cards are saved"})
     origin: str = field(default="", metadata={"help": "one line saying which model and data were used"})
 

@@ -86,6 +86,27 @@ def _grader_import_blame(payload: dict) -> dict[str, str]:
     return blame
 
 
+def trusted_cell_runs(check: CellCheck, runs: list[tuple[str, dict]], limits: Limits) -> list[dict]:
+    """Facts of grader-owned cells (the solution's, or a known mistake's), run in a worker like a student's."""
+    result = run_job(cell_job(check, reference_notebook().definitions(), runs), limits)
+    outcome = (result.payload or {}).get("runs")
+    if result.error or not isinstance(outcome, list) or any(r.get("cell_error") or r.get("collect_error")
+                                                             for r in outcome):
+        problem = result.error or next(r.get("cell_error") or r.get("collect_error") for r in outcome)
+        raise RuntimeError(f"a reference run of {check.grade_id} failed: {problem}\n{result.output_tail[-2000:]}")
+    return [r["facts"] for r in outcome]
+
+
+def mistaken_cell(check: CellCheck, mistake_ids: list[str]) -> str:
+    """The source of the reference cell with the given known mistakes (none: the solution's own cell)."""
+    from autograder.checks.loop_mistakes import loop_source
+
+    switches = {}
+    for key in mistake_ids:
+        switches.update(check.mistakes[key])
+    return loop_source(**switches) if switches else reference_notebook().cell(check.grade_id)
+
+
 class ReferenceCache:
     """Reference outputs of the functions and reference runs of the cells, computed once per grader
     version and kept on disk in the grader's cache (which no worker can see), so a new process reuses them."""
@@ -126,29 +147,16 @@ class ReferenceCache:
             return self._functions[check.name]
 
     def _trusted_runs(self, check: CellCheck, runs: list[tuple[str, dict]]) -> list[dict]:
-        """Facts of grader-owned cells (the solution's, or a known mistake's), run in a worker like a student's."""
-        solution = reference_notebook()
-        result = run_job(cell_job(check, solution.definitions(), runs), self.limits)
-        outcome = (result.payload or {}).get("runs")
-        if result.error or not isinstance(outcome, list) or any(r.get("cell_error") or r.get("collect_error")
-                                                                 for r in outcome):
-            problem = result.error or next(r.get("cell_error") or r.get("collect_error") for r in outcome)
-            raise RuntimeError(f"a reference run of {check.grade_id} failed: {problem}\n{result.output_tail[-2000:]}")
-        return [r["facts"] for r in outcome]
+        return trusted_cell_runs(check, runs, self.limits)
 
     def _variant(self, check: CellCheck, mistake_ids: list[str], index: int, setups) -> tuple[str, dict]:
         """(cell source, configuration) of the reference with the given mistakes, under configuration `index`."""
-        from autograder.checks.loop_mistakes import loop_source
-
-        switches, config = {}, dict(setups[index][1])
+        config = dict(setups[index][1])
         for key in mistake_ids:
             if key.startswith("ignores:"):
                 name = key.split(":", 1)[1]
                 config[check.inputs[name]] = setups[0][1][check.inputs[name]]
-            else:
-                switches.update(check.mistakes[key])
-        source = loop_source(**switches) if switches else reference_notebook().cell(check.grade_id)
-        return source, config
+        return mistaken_cell(check, [k for k in mistake_ids if not k.startswith("ignores:")]), config
 
     def cell(self, check: CellCheck) -> tuple[list, list]:
         """(setups, expected per configuration: {"runs": {key: facts}, "messages": {key: message}})."""
@@ -307,6 +315,7 @@ class Grader:
                                         round(i.score, 4), i.points, i.message, "passed" if i.passed else "failed")
                              for i in cell_items]
         result.tests += manual_lines(parsed)
+        result.figures = {i.name: parsed.figures(i.name) for i in items.ITEMS if i.figures and parsed.figures(i.name)}
         result.execution_time = time.time() - started
         return result
 
@@ -330,8 +339,13 @@ def manual_lines(parsed: ParsedNotebook) -> list[TestResult]:
     for item in items.items_of(items.MANUAL):
         answer = parsed.answer(item.name)
         text = (answer or "(no answer found)").strip()[:4000]
+        note = ""
+        if item.figures and not parsed.figures(item.name):
+            note = (" The notebook was submitted without outputs, so there are no figures to show: ask for the "
+                    "notebook saved after running it." if not parsed.saved_with_outputs()
+                    else f" The saved outputs of the `{item.name}` cell hold no figure.")
         lines.append(TestResult(f"{item.name} (hand-graded)", item.name, item.part, 0.0, item.points,
-                                f"Graded by hand: {item.title}.\n\n{text}", "manual"))
+                                f"Graded by hand: {item.title}.{note}\n\n{text}", "manual"))
     return lines
 
 

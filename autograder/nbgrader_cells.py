@@ -56,12 +56,29 @@ def _submitted_notebook(folder: Path) -> Path:
     return found
 
 
+def _without_hidden_tests(notebook: Path, folder: Path) -> Path:
+    """A copy without the instructor's hidden tests (they call the grader; they are not the student's code)."""
+    import nbformat
+
+    from autograder.reference import HIDDEN_TESTS
+
+    content = nbformat.read(notebook, as_version=4)
+    for cell in content.cells:
+        cell.source = HIDDEN_TESTS.sub("", cell.source)
+    copy = folder / notebook.name
+    nbformat.write(content, copy)
+    return copy
+
+
 def graded_record(notebook: Path) -> SubmissionResult:
     """Grade `notebook` once with the kit's CLI (cached by content) and return its stored record."""
     digest = hashlib.sha256(notebook.read_bytes()).hexdigest()
     if digest in _records:
         return _records[digest]
     out = paths.grader_cache() / "nbgrader-grades" / digest[:16]
+    if "BEGIN HIDDEN TESTS" in notebook.read_text(errors="replace"):  # the source notebook run as it is
+        out.mkdir(parents=True, exist_ok=True)
+        notebook = _without_hidden_tests(notebook, out)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(paths.REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(notebook), "--out", str(out),
                            "--jobs", "1", "--no-gradebook"], cwd=paths.REPO_ROOT, env=env, capture_output=True, text=True)

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from alignment_kit import items
+from alignment_kit.notebook_code import strip_magics
 
 # Cells the grader re-runs are found by nbgrader grade_id, else by their item's marker line.
 CELL_NAMES = {i.name for i in items.items_of(items.CELL)}
-MAGIC = re.compile(r"^(\s*)(%|!)")
-# Cell magics that run their body as Python; any other cell magic (%%bash, %%html ...) is not Python.
-PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun", "%%debug")
 
 
 @dataclass
@@ -26,6 +23,8 @@ class Cell:
     kind: str
     source: str
     grade_id: str | None
+    outputs: int = 0  # how many outputs the saved cell has
+    images: list[str] = field(default_factory=list)  # base64 PNGs among them (the saved figures)
 
 
 @dataclass
@@ -70,6 +69,14 @@ class ParsedNotebook:
         tagged = [c for c in self.cells if c.grade_id == grade_id]
         return tagged[-1].source if tagged else None
 
+    def figures(self, grade_id: str) -> list[str]:
+        """The PNG figures saved in the outputs of the cell `grade_id` (the last one if duplicated)."""
+        tagged = [c for c in self.cells if c.grade_id == grade_id]
+        return tagged[-1].images if tagged else []
+
+    def saved_with_outputs(self) -> bool:
+        return any(c.outputs for c in self.cells)
+
 
 def _is_literal(node: ast.AST) -> bool:
     try:
@@ -77,17 +84,6 @@ def _is_literal(node: ast.AST) -> bool:
         return True
     except (ValueError, TypeError, SyntaxError, RecursionError):
         return False
-
-
-def strip_magics(source: str) -> str:
-    """Replace IPython magics and shell escapes with `pass`, keeping indentation and line numbers."""
-    lines = source.splitlines()
-    if lines and lines[0].lstrip().startswith("%%"):
-        if lines[0].split()[0] in PYTHON_CELL_MAGICS:
-            lines = ["pass"] + lines[1:]
-        else:
-            return "\n".join("pass" if i == 0 else "# " + line for i, line in enumerate(lines))
-    return "\n".join(MAGIC.sub(r"\1pass  # ", line) if MAGIC.match(line) else line for line in lines)
 
 
 def parse_cell(source: str) -> ast.Module | None:
@@ -101,6 +97,20 @@ def _text(source) -> str:
     if isinstance(source, list):
         return "".join(str(s) for s in source)
     return source if isinstance(source, str) else ""
+
+
+MAX_FIGURES, MAX_FIGURE_CHARS = 6, 3_000_000
+
+
+def _images(outputs: list) -> list[str]:
+    """Base64 PNGs in a cell's outputs (at most MAX_FIGURES, each at most MAX_FIGURE_CHARS)."""
+    found = []
+    for output in outputs:
+        data = output.get("data") if isinstance(output, dict) else None
+        png = _text(data.get("image/png")) if isinstance(data, dict) else ""
+        if png and len(png) <= MAX_FIGURE_CHARS and len(found) < MAX_FIGURES:
+            found.append(png.replace("\n", ""))
+    return found
 
 
 def parse_notebook(path: Path | str) -> ParsedNotebook:
@@ -132,7 +142,9 @@ def parse_notebook(path: Path | str) -> ParsedNotebook:
         metadata = raw_cell.get("metadata") if isinstance(raw_cell.get("metadata"), dict) else {}
         nbgrader = metadata.get("nbgrader") if isinstance(metadata.get("nbgrader"), dict) else {}
         grade_id = nbgrader.get("grade_id") if isinstance(nbgrader.get("grade_id"), str) else None
-        parsed.cells.append(Cell(kind if kind in ("code", "markdown") else "raw", source, grade_id))
+        outputs = raw_cell.get("outputs") if isinstance(raw_cell.get("outputs"), list) else []
+        parsed.cells.append(Cell(kind if kind in ("code", "markdown") else "raw", source, grade_id, len(outputs),
+                                 _images(outputs)))
     broken = sum(1 for c in parsed.code_cells() if parse_cell(c.source) is None)
     if broken:
         parsed.warnings.append(f"{broken} code cell(s) have syntax errors and were skipped")

@@ -28,6 +28,10 @@ def _plotted(result: SubmissionResult, tests: list[TestResult]) -> list[str]:
     return sorted({t.item for t in tests if result.curves.get(t.item, {}).get("student")})
 
 
+def _figure_files(result: SubmissionResult, item: str) -> list[str]:
+    return [f"figure_{item}_{n}.png" for n in range(1, len(result.figures.get(item, [])) + 1)]
+
+
 def _answer(test: TestResult) -> str:
     return test.output.split("\n\n", 1)[1] if "\n\n" in test.output else ""
 
@@ -45,6 +49,7 @@ def markdown(result: SubmissionResult) -> str:
             lines.append(f"| {MARKS[test.status]} | {test.name} | {points} | {message} |")
         for test in (t for t in tests if t.status == "manual"):
             lines += ["", f"**Your answer ({test.item}):**", "", "```", _answer(test).strip(), "```"]
+            lines += [f"![{test.item}, figure {n}]({name})" for n, name in enumerate(_figure_files(result, test.item), 1)]
         for name in _plotted(result, tests):
             lines += ["", f"![{name}: your run against the reference]({_curve_file(name)})"]
         lines.append("")
@@ -62,6 +67,9 @@ def html_page(result: SubmissionResult) -> str:
             rows.append(f"<tr><td>{MARKS[test.status]}</td><td>{html.escape(test.name)}</td><td>{points}</td>"
                         f"<td><pre>{html.escape(test.output)}</pre></td></tr>")
         rows.append("</table>")
+        for test in (t for t in tests if t.status == "manual"):
+            rows += [f'<p><img src="{name}" alt="{html.escape(test.item)} figure" width="640"></p>'
+                     for name in _figure_files(result, test.item)]
         for name in _plotted(result, tests):
             rows.append(f'<p><img src="{_curve_file(name)}" alt="{html.escape(name)} curve" width="480"></p>')
     return (f"<!doctype html><meta charset='utf-8'><title>Feedback {html.escape(result.student)}</title>"
@@ -87,7 +95,16 @@ def plot_curve(name: str, curves: dict, path: Path) -> None:
 
 
 def write_feedback(result: SubmissionResult, folder: Path) -> None:
+    import base64
+    import binascii
+
     folder.mkdir(parents=True, exist_ok=True)
+    for item, figures in result.figures.items():
+        for name, png in zip(_figure_files(result, item), figures):
+            try:
+                (folder / name).write_bytes(base64.b64decode(png, validate=True))
+            except (binascii.Error, ValueError):
+                (folder / name).write_bytes(b"")
     for name, curves in result.curves.items():
         if curves.get("student"):
             plot_curve(name, curves, folder / _curve_file(name))

@@ -48,7 +48,7 @@ class SubmissionResult:
     grader_fault: bool = False  # the error is the grader's own, not the notebook's: retried on resume
     warnings: list[str] = field(default_factory=list)
     curves: dict[str, dict] = field(default_factory=dict)  # item -> {"student": [...], "reference": [...]}
-    figures: list[str] = field(default_factory=list)  # base64 PNGs from the analysis cells' outputs
+    figures: dict[str, list[str]] = field(default_factory=dict)  # item -> base64 PNGs saved in its cell's outputs
     grader_version: str = ""
 
     # ------------------------------------------------------------------ scores

@@ -17,7 +17,7 @@ def _result(**changes) -> SubmissionResult:
                           "Graded by hand.\n\nan answer", "manual", "after_due_date")],
         execution_time=12.5, error="grader error: boom", grader_fault=True, warnings=["old notebook format v3"],
         curves={"dpo_training_loop": {"label": "losses", "student": [0.69, float("nan")], "reference": [0.69, 0.6]}},
-        figures=["iVBORw0KGgo="], grader_version="0123456789abcdef")
+        figures={"analysis_plots": ["iVBORw0KGgo="]}, grader_version="0123456789abcdef")
     values.update(changes)
     return SubmissionResult(**values)
 
@@ -63,3 +63,43 @@ def test_hand_graded_points_are_pending_never_lost():
     assert row["autograded"] == pytest.approx(0.4) and row["autograded_max"] == pytest.approx(items.autograded_points())
     assert row["hand_graded_pending"] == pytest.approx(0.1)
     assert row["analysis"] == "", "a part graded only by hand has no autograded score"
+
+
+# ---------------------------------------------------------------------- the hand grader sees the plots
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+
+
+def _with_analysis_output(outputs):
+    from submissions import build
+
+    nb = build.solution_notebook()
+    nb.cells[build.cell_index(nb, "analysis_plots")].outputs = outputs
+    return nb
+
+
+def test_feedback_embeds_the_saved_figures_of_the_analysis(tmp_path):
+    import nbformat
+
+    from autograder.grade import manual_lines
+    from autograder.notebook import parse_notebook
+    from autograder.report import write_feedback
+    from submissions import build
+
+    figure = nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})
+    parsed = parse_notebook(build.write(_with_analysis_output([figure]), tmp_path / "with.ipynb"))
+    assert parsed.figures("analysis_plots") == [PNG]
+    result = _result(error=None, tests=manual_lines(parsed), figures={"analysis_plots": parsed.figures("analysis_plots")})
+    write_feedback(result, tmp_path / "feedback")
+    assert (tmp_path / "feedback" / "figure_analysis_plots_1.png").read_bytes().startswith(b"\x89PNG")
+    assert "figure_analysis_plots_1.png" in (tmp_path / "feedback" / "feedback.md").read_text()
+    assert "figure_analysis_plots_1.png" in (tmp_path / "feedback" / "feedback.html").read_text()
+
+
+def test_feedback_says_when_the_notebook_came_without_outputs(tmp_path):
+    from autograder.grade import manual_lines
+    from autograder.notebook import parse_notebook
+    from submissions import build
+
+    parsed = parse_notebook(build.write(_with_analysis_output([]), tmp_path / "without.ipynb"))
+    line = next(t for t in manual_lines(parsed) if t.item == "analysis_plots")
+    assert "submitted without outputs" in line.output

@@ -69,7 +69,8 @@ def loop_source(**wrong) -> str:
         ''')
 
 
-# id -> (message, the switches that make the mistake). Order matters: the first fitting one is named.
+# id -> (message, the switches that make the mistake). Where two fit, the judge names the first in
+# sorted order whose run also agrees with the student's on every other aspect.
 MISTAKES = {
     "truncates_left": ("sequences are cut on the wrong side: keep the first MAX_SEQ_LEN tokens of prompt + completion "
                        "([:, :MAX_SEQ_LEN]), so that the prompt stays", {"truncate": "[:, -MAX_SEQ_LEN:]"}),

@@ -1,0 +1,105 @@
+"""Public checks of the re-run cells, run in the notebook's own kernel.
+
+* `check_dpo_training_loop()` re-runs the student's own loop cell (the last cell run that logs the
+  losses) with the tiny model on public rows and the student's own helpers, and reports the same
+  items as the grader, with the same messages. It compares against stored expectations: the facts
+  of the reference loop and of each known mistake under the public configuration (written by the
+  instructor's `python -m autograder fixtures`; the grader's hidden configurations differ).
+* `check_reward_training(...)` and `check_ppo_training(...)` read the trainers the student built:
+  a trained reward model, a separate value model and reference, the settings they were given, a
+  step completed.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from alignment_kit import cell_judges, items, recorders
+from alignment_kit.compare import SelfCheckFailed
+from alignment_kit.notebook_code import strip_magics
+
+
+def report(name: str, results: list[cell_judges.Item], notes: list[str] = ()) -> None:
+    """Print one line per item; raise when one failed (the message repeats the failures)."""
+    for result in results:
+        print(f"{'✓' if result.passed else '✗'} {name}: {result.name}" + ("" if result.passed else f": {result.message}"))
+    for note in notes:
+        print(f"note: {note}")
+    failed = [r for r in results if not r.passed]
+    if failed:
+        raise SelfCheckFailed(f"{name}: {len(failed)} of {len(results)} failed:\n- "
+                              + "\n- ".join(f"{r.name}: {r.message}" for r in failed))
+
+
+def _kernel():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        get_ipython = None
+    shell = get_ipython() if get_ipython else None
+    if shell is None:
+        raise RuntimeError("this check re-runs a notebook cell: run it inside the notebook")
+    return shell
+
+
+def last_cell_with(marker: str, shell=None) -> str:
+    """The source of the last cell run in this kernel that contains `marker` (other than a check)."""
+    shell = shell or _kernel()
+    for source in reversed(shell.history_manager.input_hist_raw):
+        if marker in source and "selfcheck." not in source:
+            return strip_magics(source)
+    raise SelfCheckFailed(f"run the cell that contains `{marker}` first: this check re-runs it")
+
+
+def check_dpo_training_loop() -> None:
+    """Re-run the loop cell with the tiny model on public rows and the notebook's own helpers."""
+    from alignment_kit.selfcheck import expected_public
+
+    shell = _kernel()
+    namespace = dict(shell.user_ns)
+    stored = expected_public(recorders.LOOP)
+    source = last_cell_with(items.item(recorders.LOOP).marker, shell)
+    config = stored["config"]
+    with tempfile.TemporaryDirectory() as scratch:
+        given, state = recorders.prepare_loop(config, Path(scratch))
+        namespace.update(given)
+        recorders.after_helpers_loop(namespace, config, state)
+        error = None
+        try:
+            exec(compile(source, "<your training loop>", "exec"), namespace)  # noqa: S102 - the student's own cell
+        except Exception as raised:  # noqa: BLE001 - reported as a failed check
+            error = f"{type(raised).__name__}: {raised}"
+        facts = recorders.collect_loop(namespace, state)
+    results, _ = cell_judges.judge_loop([cell_judges.Configuration("", facts, stored["runs"], stored["messages"])])
+    if error:
+        results.insert(0, cell_judges.Item("cell ran to the end", 0.0, False, f"the loop raised {error}"))
+    report("DPO training loop", results, cell_judges.loop_notes(facts))
+
+
+def _settings(settings) -> dict:
+    return {name: getattr(settings, name) for name in ("reward_steps", "max_seq_len", "ppo_episodes", "max_new_tokens")}
+
+
+def check_reward_training(reward_trainer, reward_model, tokenizer, settings, rows) -> None:
+    """The reward model is trained by this RewardTrainer with the given settings and scores finitely."""
+    import math
+
+    from alignment_kit.helpers import reward_scores
+
+    facts = recorders.reward_facts({"reward_model": reward_model, "reward_trainer": reward_trainer})
+    facts["train_rows"] = None  # the public check cannot know how many rows the trainer should keep
+    problems = cell_judges.reward_setup_problems(facts, _settings(settings), reference=None)
+    if not problems:
+        scores = reward_scores(reward_model, tokenizer, [rows[0]["chosen"], rows[0]["rejected"]])
+        if not all(math.isfinite(float(s)) for s in scores):
+            problems.append(f"the reward model gives scores that are not finite: {scores.tolist()}")
+    report("reward model", [cell_judges.Item("reward_model trained with RewardTrainer", 0.2, not problems,
+                                             "ok" if not problems else "; ".join(problems))])
+
+
+def check_ppo_training(ppo_trainer, reward_trainer, settings, ppo_prompts) -> None:
+    """The PPOTrainer has its four models right, uses the trained reward model and the given settings."""
+    trained = getattr(getattr(reward_trainer, "state", None), "global_step", 0) >= 1
+    facts = recorders.ppo_facts(ppo_trainer, getattr(reward_trainer, "model", None) if trained else object())
+    results = cell_judges.judge_ppo([("", facts, {"prompt_rows": len(ppo_prompts)}, _settings(settings))])
+    report("PPO trainer", results)
