@@ -1,7 +1,8 @@
-"""The program a grading worker runs: `python -m alignment_kit.harness` (student code runs only here).
+"""What a grading worker runs (student code runs only here).
 
-The grader starts it in a fresh process (inside its sandbox where the machine allows one) and
-sends one job as JSON on stdin. The process holds no answers: probe inputs arrive as data, the only
+A worker is a child forked by the grader's template process (`zygote.py`), or a standalone
+`python -m alignment_kit.harness` reading its job on stdin; either way inside the grader's sandbox
+where the machine allows one. The process holds no answers: probe inputs arrive as data, the only
 reference code it gets is the helpers a graded cell or function is explicitly given, and the grader
 package is neither loaded nor importable. The worker
 1. limits its resources, decodes the probes or prepares the cell's namespaces (as root, if it is);
@@ -150,8 +151,8 @@ def _send(fd: int, payload: dict) -> None:
     os.close(fd)
 
 
-def main() -> None:
-    job = json.loads(sys.stdin.read())
+def run_job(job: dict) -> None:
+    """Everything a worker does with one job, from its limits to sending the payload."""
     limits = job["limits"]
     os.chdir(job["scratch"])
     guard.limit_resources(limits["memory_mb"], limits["processes"], limits["scratch_mb"])
@@ -166,6 +167,11 @@ def main() -> None:
         payload = run_cell(job, snapshot)
     payload["grader_imports"] = [list(entry) for entry in guard.grader_imports]
     _send(job["payload_fd"], payload)
+
+
+def main() -> None:
+    """A standalone worker: the job on stdin (the zygote's children call `run_job` directly)."""
+    run_job(json.loads(sys.stdin.read()))
     sys.stdout.flush()
     os._exit(0)
 

@@ -1,28 +1,33 @@
-"""Start a grading worker: a fresh `python -m alignment_kit.harness` process in a default-deny sandbox.
+"""Run grading workers in a default-deny sandbox, forked from a pre-imported template process.
 
-Full sandbox (root, and `unshare` works): new mount, network and PID namespaces; a private root
-file system that holds only the Python installation with its site-packages, the student runtime,
-the model cache (all read-only), a few device files and a scratch tmpfs capped at
-`Limits.scratch_mb` that serves as working folder, HOME, TMPDIR and /dev/shm. Nothing else exists
-in there: no home folders, no shared /tmp, no other software's data, no copy of the kit or its
-solutions. The worker then drops to an unprivileged uid of its own.
+Full sandbox (root, and `unshare` works): the template process (`alignment_kit.zygote`) runs in new
+mount, network and PID namespaces, in a private root file system that holds only the Python
+installation with its site-packages, the student runtime and the model cache (all read-only) and a
+few device files. Nothing else exists in there: no home folders, no shared /tmp, no other software's
+data, no copy of the kit or its solutions. Each worker it forks gets a mount namespace of its own
+with a fresh tmpfs capped at `Limits.scratch_mb`, which serves as working folder, HOME, TMPDIR and
+/dev/shm, then drops to an unprivileged uid of its own.
 
-Fallback (namespaces refused, as in some containers): the same worker runs as a plain subprocess.
+Fallback (namespaces refused, as in some containers): the template process is a plain subprocess.
 Grades stay the same; what is lost is said by `Sandbox.describe()`: files are refused by the
 worker's Python audit hook instead of the kernel, the network is not cut, and the scratch cap is
 enforced by watching the folder's size.
 
-The worker process never holds grader code: the launcher is a shell script that execs Python on
-the runtime's harness. Results come back as JSON on a private pipe; nothing is unpickled.
+Neither the template process nor a worker ever holds grader code: the launcher is a shell script
+that execs Python on the runtime, and jobs reach each worker on its own pipe after the fork, so the
+template process never holds student or reference data. Results come back as JSON on a private pipe;
+nothing is unpickled.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -173,78 +178,185 @@ def _folder_size(folder: Path) -> int:
     return total
 
 
-def _watch_scratch(folder: Path, cap: int, process: subprocess.Popen, exceeded: list) -> None:
-    """Fallback cap: kill the worker when its scratch folder grows past `cap` bytes."""
-    while process.poll() is None:
+class Zygote:
+    """One template process per sandbox mode (see alignment_kit/zygote.py); forks a worker per job."""
+
+    def __init__(self, box: Sandbox):
+        self.box = box
+        self.folder = Path(tempfile.mkdtemp(prefix="kit-zygote-"))
+        self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._lock = threading.Lock()
+        self._events: dict[str, dict] = {}
+        self._changed = threading.Condition()
+        self.output: list[bytes] = []
+        command = [sys.executable, "-m", "alignment_kit.zygote"]
+        scratch = SCRATCH_INSIDE
+        if box.namespaces:
+            root = self.folder / "root"
+            root.mkdir()
+            command = UNSHARE + [launch_script(root, Limits(scratch_mb=16), command)]
+        else:
+            scratch = str(_scratch_folder(self.folder / "zygote"))
+        environment = dict(_environment(scratch), KIT_ZYGOTE_FD=str(theirs.fileno()))
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        cwd="/" if box.namespaces else scratch, env=environment,
+                                        pass_fds=(theirs.fileno(),), start_new_session=True)
+        theirs.close()
+        threading.Thread(target=_tail_reader, args=(self.process.stdout, 65536, self.output), daemon=True).start()
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _listen(self) -> None:
+        """Record the zygote's reports: {"job", "pid"} when a worker starts, {"job", "returncode"} when it ends."""
+        while True:
+            try:
+                data = self.channel.recv(65536)
+            except OSError:
+                data = b""
+            with self._changed:
+                if not data:
+                    self._events["*"] = {"dead": True}
+                    self._changed.notify_all()
+                    return
+                message = json.loads(data.decode())
+                self._events.setdefault(message["job"], {}).update(message)
+                self._changed.notify_all()
+
+    def _wait_for(self, job: str, key: str, timeout: float) -> dict | None:
+        deadline = time.time() + timeout
+        with self._changed:
+            while key not in self._events.get(job, {}) and "*" not in self._events:
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    return None
+                self._changed.wait(remaining)
+            return self._events.get(job) if key in self._events.get(job, {}) else None
+
+    def start(self, job_id: str, control: dict, fds: list[int]) -> int | None:
+        with self._lock:
+            socket.send_fds(self.channel, [json.dumps(dict(control, job=job_id)).encode()], fds)
+        started = self._wait_for(job_id, "pid", 60)
+        return started["pid"] if started else None
+
+    def kill(self, pid: int) -> None:
+        with self._lock:
+            try:
+                self.channel.send(json.dumps({"kill": pid}).encode())
+            except OSError:
+                pass
+
+    def returncode(self, job_id: str, timeout: float) -> int | None:
+        ended = self._wait_for(job_id, "returncode", timeout)
+        return ended["returncode"] if ended else None
+
+    def forget(self, job_id: str) -> None:
+        with self._changed:
+            self._events.pop(job_id, None)
+
+    def close(self) -> None:
+        try:
+            self.channel.close()
+        finally:
+            _kill_group(self.process)
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_zygotes: dict[Sandbox, Zygote] = {}
+_zygotes_lock = threading.Lock()
+_job_ids = itertools.count()
+
+
+def zygote() -> Zygote:
+    """The running template process for this machine's sandbox mode (started, or restarted, on demand)."""
+    box = sandbox()
+    with _zygotes_lock:
+        current = _zygotes.get(box)
+        if current is None or not current.alive():
+            if current is not None:
+                current.close()
+            current = _zygotes[box] = Zygote(box)
+        return current
+
+
+@atexit.register
+def _close_zygotes() -> None:
+    for running in _zygotes.values():
+        running.close()
+
+
+def _scratch_folder(folder: Path) -> Path:
+    for sub in ("", "tmp", "shm"):
+        (folder / sub).mkdir(mode=0o1777, parents=True, exist_ok=True)
+        os.chmod(folder / sub, 0o1777)
+    return folder
+
+
+def _watch_scratch(folder: Path, cap: int, done: threading.Event, on_exceeded) -> None:
+    """Fallback cap: stop the worker when its scratch folder grows past `cap` bytes."""
+    while not done.is_set():
         if _folder_size(folder) > cap:
-            exceeded.append(True)
-            _kill_group(process)
+            on_exceeded()
             return
         time.sleep(0.2)
 
 
 def run_job(job: dict, limits: Limits) -> WorkerResult:
-    """Run one job in a fresh worker and return its payload or the reason there is none."""
+    """Run one job in a fresh worker (forked by the template process) and return its payload or the
+    reason there is none."""
     box = sandbox()
-    parent = Path(tempfile.mkdtemp(prefix="kit-worker-"))
-    read_fd, write_fd = os.pipe()
+    started = time.time()
+    template = zygote()
     base, span = WORKER_UIDS
     uid = base + (os.getpid() * 7919 + next(_next_worker)) % span  # distinct per concurrent worker
-    if box.namespaces:
-        root = parent / "root"
-        root.mkdir()
-        scratch = SCRATCH_INSIDE
-        command = UNSHARE + [launch_script(root, limits, [sys.executable, "-m", "alignment_kit.harness"])]
-        cwd = "/"
-    else:
-        folder = parent / "scratch"
-        for sub in ("", "tmp", "shm"):
-            (folder / sub).mkdir(mode=0o1777)
-            os.chmod(folder / sub, 0o1777)
-        scratch = str(folder)
-        command = [sys.executable, "-m", "alignment_kit.harness"]
-        cwd = scratch
-    job = dict(job, payload_fd=write_fd, scratch=scratch, limits=asdict(limits), readable=readable_roots(),
-               drop_to_uid=uid if box.drop_uid else None)
-    started = time.time()
+    folder = Path(tempfile.mkdtemp(prefix="kit-worker-"))
+    scratch = SCRATCH_INSIDE if box.namespaces else str(_scratch_folder(folder / "scratch"))
+    job_read, job_write = os.pipe()
+    payload_read, payload_write = os.pipe()
+    output_read, output_write = os.pipe()
+    job_id = f"{os.getpid()}-{next(_job_ids)}"
+    control = {"scratch": scratch, "private_scratch": box.namespaces, "scratch_mb": limits.scratch_mb,
+               "scratch_files": limits.scratch_files, "environment": _environment(scratch)}
     output, payload, exceeded = [], [], []
-    try:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   cwd=cwd, env=_environment(scratch), pass_fds=(write_fd,), start_new_session=True)
-    except OSError as error:
-        os.close(read_fd)
-        os.close(write_fd)
-        shutil.rmtree(parent, ignore_errors=True)
-        return WorkerResult(None, f"could not start the worker: {error}", "", 0.0)
-    os.close(write_fd)
-    threads = [threading.Thread(target=_tail_reader, args=(process.stdout, limits.output_kb * 1024, output), daemon=True),
-               threading.Thread(target=_payload_reader, args=(read_fd, limits.payload_mb << 20, payload), daemon=True)]
-    if not box.namespaces:
-        threads.append(threading.Thread(target=_watch_scratch, args=(Path(scratch), limits.scratch_mb << 20, process,
-                                                                    exceeded), daemon=True))
-    for thread in threads:
-        thread.start()
-    error = None
-    try:
-        process.stdin.write(json.dumps(job).encode())
-        process.stdin.close()
-    except OSError:
-        pass
-    try:
-        process.wait(timeout=limits.timeout_s)
-    except subprocess.TimeoutExpired:
+    readers = [threading.Thread(target=_tail_reader, args=(os.fdopen(output_read, "rb"), limits.output_kb * 1024, output),
+                                daemon=True),
+               threading.Thread(target=_payload_reader, args=(payload_read, limits.payload_mb << 20, payload), daemon=True)]
+    for reader in readers:
+        reader.start()
+    pid = template.start(job_id, control, [job_read, payload_write, output_write])
+    for fd in (job_read, payload_write, output_write):
+        os.close(fd)
+    error, done = None, threading.Event()
+    if pid is None:
+        error = "could not start a worker: " + (template.output[0] if template.output else b"").decode(errors="replace")[-500:]
+    else:
+        if not box.namespaces:
+            threading.Thread(target=_watch_scratch, args=(Path(scratch), limits.scratch_mb << 20, done,
+                                                          lambda: (exceeded.append(True), template.kill(pid))),
+                             daemon=True).start()
+        job = dict(job, scratch=scratch, limits=asdict(limits), readable=readable_roots(),
+                   drop_to_uid=uid if box.drop_uid else None)
+        threading.Thread(target=_send_job, args=(job_write, job), daemon=True).start()
+        job_write = None
+    returncode = template.returncode(job_id, limits.timeout_s) if pid is not None else None
+    if pid is not None and returncode is None:
         error = f"timed out after {limits.timeout_s:.0f}s (an infinite loop, or far too slow)"
-    finally:
-        _kill_group(process)
-        for thread in threads[:2]:
-            thread.join(timeout=10)
-        shutil.rmtree(parent, ignore_errors=True)
+        template.kill(pid)
+        returncode = template.returncode(job_id, 10)
+    done.set()
+    if job_write is not None:
+        os.close(job_write)
+    for reader in readers:
+        reader.join(timeout=10)
+    template.forget(job_id)
+    shutil.rmtree(folder, ignore_errors=True)
     if exceeded:
         error = f"the scratch space cap ({limits.scratch_mb} MiB for the working folder, TMPDIR and /dev/shm) was exceeded"
     tail = (output[0] if output else b"").decode("utf-8", errors="replace")
     data = payload[0] if payload else b""
     if error is None:
-        error = _payload_error(process.returncode, data, limits)
+        error = _payload_error(returncode if returncode is not None else -9, data, limits)
     parsed = None
     if error is None:
         try:
@@ -254,6 +366,14 @@ def run_job(job: dict, limits: Limits) -> WorkerResult:
         if not isinstance(parsed, dict):
             parsed, error = None, "the worker sent back something that is not a result"
     return WorkerResult(parsed, error, tail, time.time() - started)
+
+
+def _send_job(fd: int, job: dict) -> None:
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(json.dumps(job).encode())
+    except OSError:
+        pass  # the worker died before reading its job: its exit code says why
 
 
 def _kill_group(process: subprocess.Popen) -> None:

@@ -230,6 +230,25 @@ def test_filling_the_scratch_space_costs_only_that_item(mode, tmp_path):
         assert results[name].score == results[name].max_score, f"{name} lost points to another item's filler"
 
 
+def test_a_worker_cannot_see_what_an_earlier_worker_left(mode, tmp_path):
+    """Each worker gets a fresh scratch space: nothing written by one is there for the next."""
+    cells = {
+        "pad": '''
+            def pad(tensors, padding_value=0, padding_side="right"):
+                open("left-behind.txt", "w").write("secret")
+                return torch.nn.utils.rnn.pad_sequence(list(tensors), batch_first=True, padding_value=padding_value)
+            ''',
+        "pad_collate_fn": '''
+            def pad_collate_fn(batch, pad_token_id):
+                import os
+                found = [p for p in ("left-behind.txt", os.path.expanduser("~/left-behind.txt")) if os.path.exists(p)]
+                raise RuntimeError(f"found {found}")
+            ''',
+    }
+    results = _grade(Grader(), cells, tmp_path / "leftovers.ipynb", ["pad", "pad_collate_fn"])  # two workers
+    assert "found []" in results["pad_collate_fn"].output, results["pad_collate_fn"].output
+
+
 @full_sandbox
 def test_many_small_files_hit_the_file_cap(tmp_path, kit_assets):
     grader = Grader(Limits(scratch_files=2000, timeout_s=60))

@@ -1,0 +1,142 @@
+"""A template process that forks grading workers with the heavy libraries already imported.
+
+The grader starts one zygote (inside the sandbox, when the machine allows one). It imports torch,
+transformers, TRL and datasets and loads the kit tokenizer, and then only forks: it never reads a
+job. For each job the grader sends it, over a Unix socket, a small control message and three pipe
+ends (job in, payload out, output out); the zygote forks a child, which
+1. takes a scratch space of its own (a fresh capped tmpfs in a mount namespace of its own, or in
+   the fallback a folder the grader made),
+2. becomes the session leader of its own process group,
+3. reads the job from its pipe and runs `harness.run_job` exactly as a standalone worker would.
+The zygote reports each child's start and exit, and kills a child's process group on request.
+So a worker never holds grader code, and the zygote never holds student or reference data.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x00020000, 4096, 16384, 1 << 18
+WARM_MODULES = ("torch", "torch.nn.functional", "transformers", "datasets", "trl", "trl.experimental.ppo",
+                "tqdm.auto", "alignment_kit.harness", "alignment_kit.recorders", "alignment_kit.cell_judges")
+
+
+def warm_up() -> None:
+    """Import what every worker needs and load the (public) kit tokenizer."""
+    import importlib
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification  # noqa: F401 - lazy imports
+
+    from alignment_kit.probes import kit_tokenizer
+
+    kit_tokenizer()
+
+
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+    return libc
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        raise OSError(ctypes.get_errno(), f"{what}: {os.strerror(ctypes.get_errno())}")
+
+
+def private_scratch(path: str, size_mb: int, files: int) -> None:
+    """In a new mount namespace: a fresh tmpfs at `path`, with its shm/ bound over /dev/shm."""
+    libc = _libc()
+    _check(libc.unshare(CLONE_NEWNS), "unshare")
+    _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+    options = f"size={size_mb}m,nr_inodes={files},mode=1777".encode()
+    _check(libc.mount(b"kitscratch", path.encode(), b"tmpfs", 0, options), "mount scratch")
+    for sub in ("tmp", "shm"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+        os.chmod(os.path.join(path, sub), 0o1777)
+    _check(libc.mount(os.path.join(path, "shm").encode(), b"/dev/shm", None, MS_BIND, None), "bind /dev/shm")
+
+
+def _child(control: dict, fds: list[int]) -> None:
+    """In the forked child: own scratch and process group, then the harness on the job from the pipe."""
+    job_fd, payload_fd, output_fd = fds
+    code = 0
+    try:
+        os.setsid()
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.close(output_fd)
+        scratch = control["scratch"]
+        if control["private_scratch"]:
+            private_scratch(scratch, control["scratch_mb"], control["scratch_files"])
+        for name, value in control["environment"].items():
+            os.environ[name] = value
+        from alignment_kit import harness
+
+        with os.fdopen(job_fd, "rb") as stream:
+            job = json.loads(stream.read().decode())
+        harness.run_job(dict(job, payload_fd=payload_fd))
+    except BaseException:  # noqa: BLE001 - the child must never return into the zygote's loop
+        import traceback
+
+        traceback.print_exc()
+        code = 70
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def serve(fd: int) -> None:
+    """Fork a child per request until the grader closes the socket."""
+    channel = socket.socket(fileno=fd)
+    children: dict[int, str] = {}  # pid -> job id
+
+    def tell(message: dict) -> None:
+        channel.send(json.dumps(message).encode())
+
+    while True:
+        ready, _, _ = select.select([channel], [], [], 0.05)
+        while children:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            tell({"job": children.pop(pid), "returncode": os.waitstatus_to_exitcode(status)})
+        if not ready:
+            continue
+        data, fds, _, _ = socket.recv_fds(channel, 65536, 3)
+        if not data:
+            for pid in children:
+                os.killpg(pid, signal.SIGKILL)
+            return
+        request = json.loads(data.decode())
+        if "kill" in request:
+            try:
+                os.killpg(request["kill"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            continue
+        pid = os.fork()
+        if pid == 0:
+            channel.close()
+            _child(request, fds)
+        for child_fd in fds:
+            os.close(child_fd)
+        children[pid] = request["job"]
+        tell({"job": request["job"], "pid": pid})
+
+
+def main() -> None:
+    warm_up()
+    serve(int(os.environ["KIT_ZYGOTE_FD"]))
+
+
+if __name__ == "__main__":
+    main()
