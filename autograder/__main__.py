@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import os
 import sys
+from pathlib import Path
 
 
 def _option(parser: argparse.ArgumentParser, flag: str, config: type, name: str, **kwargs) -> None:
@@ -24,6 +25,7 @@ def _option(parser: argparse.ArgumentParser, flag: str, config: type, name: str,
 
 def build_parser() -> argparse.ArgumentParser:
     from autograder.config import GradeConfig, Limits
+    from autograder.gradescope import VISIBILITIES, GradescopeConfig
     from autograder.release import ReleaseConfig
 
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
@@ -50,6 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     _option(grade, "--gradebook", GradeConfig, "gradebook_db", type=str)
     grade.add_argument("--no-gradebook", action="store_true", help="skip nbgrader's gradebook database")
     _option(grade, "--scratch-mb", Limits, "scratch_mb")
+    gradescope = verbs.add_parser("gradescope", help="write the Gradescope autograder zip")
+    _option(gradescope, "--out", GradescopeConfig, "out")
+    _option(gradescope, "--visibility", GradescopeConfig, "visibility", choices=VISIBILITIES)
+    _option(gradescope, "--part-visibility", GradescopeConfig, "part_visibility", action="append",
+            metavar="PART=VISIBILITY", default=None)
+    _option(gradescope, "--deadline", GradescopeConfig, "deadline_s")
+    _option(gradescope, "--memory-mb", GradescopeConfig, "memory_mb")
+    _option(gradescope, "--model-wheel", GradescopeConfig, "model_wheel")
+    run = verbs.add_parser("gradescope-run", help="(inside Gradescope) grade /autograder/submission")
+    run.add_argument("--root", default=os.environ.get("KIT_GRADESCOPE_ROOT", "/autograder"),
+                     help="the autograder layout's root (default: $KIT_GRADESCOPE_ROOT or /autograder)")
+    verbs.add_parser("reference", help="compute and store the reference outputs for this grader version")
     verbs.add_parser("demo", help="the main job: assets, smoke run of the solution, grading the examples")
     return parser
 
@@ -80,6 +94,29 @@ def cli(argv: list[str] | None = None) -> int:
 
         return batch.main(args.paths, args.out_dir, args.jobs, args.timeout_s, args.memory_mb, args.gradebook_db,
                           args.no_gradebook, args.scratch_mb)
+    if args.verb == "gradescope":
+        from autograder import gradescope
+
+        pairs = [entry.split("=", 1) for entry in (args.part_visibility or [])]
+        if any(len(pair) != 2 for pair in pairs):
+            print("error: --part-visibility takes PART=VISIBILITY", file=sys.stderr)
+            return 2
+        try:
+            config = gradescope.GradescopeConfig(out=args.out, visibility=args.visibility, part_visibility=dict(pairs),
+                                                 deadline_s=args.deadline_s, memory_mb=args.memory_mb,
+                                                 model_wheel=args.model_wheel)
+        except (ValueError, KeyError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return gradescope.main(config)
+    if args.verb == "gradescope-run":
+        from autograder import gradescope
+
+        return gradescope.run(Path(args.root))
+    if args.verb == "reference":
+        from autograder import gradescope
+
+        return gradescope.warm_reference()
     if args.verb == "demo":
         from autograder import demo
 

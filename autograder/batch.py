@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from autograder import gradebook, report
+from autograder import gradebook, nbgrader_course, report
 from autograder.config import GradeConfig, Limits
 from autograder.grade import Grader, content_hash, zero_everything
 from autograder.results import SubmissionResult, write_json_atomic
@@ -111,6 +111,12 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
             gradebook.write_csv(results, out / "gradebook.csv")
     if todo:
         print(f"graded {len(todo)} notebook(s) in {time.time() - started:.1f}s", flush=True)
+    course = nbgrader_course.course_of(inputs)
+    if course is not None:
+        by_student = {r.student: r for r in results}
+        for student, notebook in submissions:
+            nbgrader_course.write_autograded(course, notebook, by_student[student])
+        print(f"wrote {len(submissions)} autograded notebook(s) to {course / 'autograded'}", flush=True)
     if config.gradebook_db:
         gradebook.record_in_nbgrader(results, config.gradebook_db, config.assignment)
     return results
@@ -120,7 +126,9 @@ def main(paths_: list[str], out: str, jobs: int, timeout: float, memory_mb: int,
          no_gradebook: bool, scratch_mb: int = Limits.scratch_mb) -> int:
     out_dir = Path(out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    database = None if no_gradebook else (gradebook_db or f"sqlite:///{out_dir / 'gradebook.db'}")
+    course = nbgrader_course.course_of(paths_)
+    default_db = course / "gradebook.db" if course else out_dir / "gradebook.db"  # a course keeps nbgrader's own
+    database = None if no_gradebook else (gradebook_db or f"sqlite:///{default_db}")
     config = GradeConfig(out_dir=str(out_dir), jobs=jobs, gradebook_db=database,
                          limits=Limits(timeout_s=timeout, memory_mb=memory_mb, scratch_mb=scratch_mb))
     try:

