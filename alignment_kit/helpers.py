@@ -94,26 +94,51 @@ def reward_accuracy(reward_model, tokenizer, rows) -> float:
     return (chosen > rejected).float().mean().item()
 
 
-def save_or_push(model, tokenizer, repo_id: str, output_dir: str, model_card: str | None = None,
-                 online: bool = False) -> str:
-    """Push privately to the Hub when a token and network exist; otherwise save locally and say so.
+def load_tokenizer(location: str):
+    """The tokenizer of a checkpoint (its EOS doubles as padding when it has no pad token)."""
+    from transformers import AutoTokenizer
 
-    Returns where the model now lives (a repo ID or a local folder)."""
-    token = os.environ.get("HF_TOKEN")
-    if online and token:
-        model.push_to_hub(repo_id, private=True, token=token)
-        tokenizer.push_to_hub(repo_id, private=True, token=token)
-        if model_card:
-            from huggingface_hub import ModelCard
+    tokenizer = AutoTokenizer.from_pretrained(location)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
-            ModelCard(model_card).push_to_hub(repo_id, token=token)
-        print(f"pushed {repo_id} (private)")
-        return repo_id
+
+def load_causal_lm(location: str, device: str = "cpu"):
+    """A policy (causal LM) from a local folder or a Hub repo ID."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(location).to(device)
+
+
+def load_reward_model(location: str, pad_token_id: int, device: str = "cpu"):
+    """A reward model (a sequence classifier with one output) from a local folder or a Hub repo ID."""
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=1).to(device)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = pad_token_id
+    return model
+
+
+def save_or_push(model, tokenizer, repo_id: str, output_dir: str, model_card=None, online: bool = False) -> str:
+    """Save the model, its tokenizer and its card (a `huggingface_hub.ModelCard`, or its text) to
+    OUTPUT_DIR/hub/<repo>, then push that folder to a **private** Hub repo when a token and the
+    network are there. Returns where the model now lives (the repo ID, or the local folder)."""
+    from huggingface_hub import HfApi, ModelCard
+
     folder = Path(output_dir) / "hub" / repo_id.replace("/", "__")
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    if model_card:
-        (folder / "README.md").write_text(model_card)
+    if model_card is not None:
+        ModelCard(str(model_card)).save(folder / "README.md")
+    token = os.environ.get("HF_TOKEN")
+    if online and token:
+        api = HfApi(token=token)
+        api.create_repo(repo_id, private=True, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="Upload from the alignment homework")
+        print(f"pushed {repo_id} (private); a copy stays in {folder}")
+        return repo_id
     reason = "no HF_TOKEN" if online else "no Hub access"
     print(f"{reason}: saved {repo_id} to {folder} instead of pushing")
     return str(folder)

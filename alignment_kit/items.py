@@ -90,7 +90,8 @@ ITEMS = (
          marker="PPOTrainer("),
     Item("analysis_plots", "analysis", 0.5, MANUAL, "log-prob plots, train vs unseen, base vs DPO", figures=True),
     Item("analysis_conclusion", "analysis", 0.5, MANUAL, "written conclusion of the analysis"),
-    Item("write_model_card", "bonus", 1.0, MANUAL, "model cards for the published models"),
+    Item("write_model_card", "bonus", 0.5, FUNCTION, "a model card with the required metadata and the run's numbers"),
+    Item("model_card_links", "bonus", 0.5, MANUAL, "the published models and how well their cards read"),
 )
 
 

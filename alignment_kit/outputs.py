@@ -26,10 +26,11 @@ class OutputShapeError(Exception):
 class OutputSpec:
     """Reading one function's output."""
 
-    read: Callable[[Any], dict]
+    read: Callable[..., dict]  # output (and, with `reads_probe`, the probe's arguments) -> components
     tolerance: Tolerance = Tolerance()
     requirements: dict[str, str] = field(default_factory=dict)  # component -> the requirement it checks
     stubs: str = ""  # stand-ins (source) for helpers the function calls, so it is graded on its own
+    reads_probe: bool = False  # the reader needs the probe's arguments to know what to look for
 
 
 def _require_keys(name: str, output, keys: tuple[str, ...]) -> dict:
@@ -127,6 +128,37 @@ def _read_conversations(output) -> dict:
     return {"chosen": output["chosen"], "rejected": output["rejected"]}
 
 
+def _number_shown(value: float, text: str) -> bool:
+    """Whether `text` shows `value` in one of the usual roundings."""
+    shown = ({f"{value:.{n}g}" for n in (2, 3, 4, 5, 6)} | {f"{value:.{n}f}" for n in (2, 3, 4)}
+             | {repr(value), f"{value:f}".rstrip("0").rstrip(".")})
+    return any(s in text for s in shown)
+
+
+def _read_model_card(output, repo_id, stage, run) -> dict:
+    """The facts a card must hold about this run, read with huggingface_hub (a ModelCard or its text)."""
+    from huggingface_hub import ModelCard
+
+    try:
+        card = ModelCard(str(output), ignore_metadata_errors=False)
+        data, body = card.data.to_dict(), card.text
+    except (ValueError, TypeError, AttributeError) as error:
+        raise OutputShapeError(f"write_model_card should return a model card (a YAML header between '---' lines, "
+                               f"then the text); huggingface_hub cannot read it: {error}") from error
+    datasets = data.get("datasets") or []
+    return {
+        "base_model": data.get("base_model"),
+        "library_name": data.get("library_name"),
+        "stage tag": stage in (data.get("tags") or []),
+        "dataset": run["dataset"] in (datasets if isinstance(datasets, list) else [datasets]),
+        "license set": bool(data.get("license")),
+        "metrics shown": sorted(n for n, v in run["metrics"].items() if n in body and _number_shown(v, body)),
+        "settings shown": sorted(n for n, v in run["training"].items() if n in body and (
+            _number_shown(v, body) if isinstance(v, (int, float)) else str(v) in body)),
+        "samples shown": all(text in body for text in run["samples"].values()),
+    }
+
+
 # make_dataloader is checked on its wiring alone: which rows it batches, in which order, with which
 # pad id. This stand-in replaces pad_collate_fn and records exactly that.
 RECORDING_COLLATE = '''
@@ -144,6 +176,16 @@ OUTPUTS: dict[str, OutputSpec] = {
     "get_log_prob": OutputSpec(_read_log_probs),
     "dpo_loss": OutputSpec(_read_loss),
     "to_implicit_prompt_preferences": OutputSpec(_read_conversations),
+    "write_model_card": OutputSpec(_read_model_card, reads_probe=True, requirements={
+        "base_model": "the metadata must name the base model (ModelCardData(base_model=...))",
+        "library_name": "the metadata must say library_name: transformers",
+        "stage tag": "the tags must name the stage (dpo, ppo or reward)",
+        "dataset": "the metadata must list the dataset it was trained on",
+        "license set": "the metadata must give a license",
+        "metrics shown": "the text must show every measured metric with its value",
+        "settings shown": "the text must show every training setting with its value",
+        "samples shown": "the text must show the sample generations",
+    }),
 }
 
 
@@ -158,9 +200,10 @@ def run(name: str, fn: Callable, args: tuple, kwargs: dict) -> dict:
     """Call `fn` on one probe and read its output: {"output": encoded components} or {"error": text}."""
     from alignment_kit.compare import encode
 
+    spec = OUTPUTS[name]
     try:
         output = fn(*args, **kwargs)
-        return {"output": encode(OUTPUTS[name].read(output))}
+        return {"output": encode(spec.read(output, *args, **kwargs) if spec.reads_probe else spec.read(output))}
     except OutputShapeError as error:
         return {"error": str(error)}
     except Exception as error:  # noqa: BLE001 - any error of the function is a result, not a crash

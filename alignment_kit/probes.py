@@ -158,6 +158,19 @@ def _implicit() -> list[Probe]:
     return [Probe("a preference row", (dict(PUBLIC_ROWS[0]),))]
 
 
+def card_probe(label: str, repo_id: str, stage: str, metrics: dict, samples: dict, base: str, dataset: str) -> Probe:
+    """A model card request as the notebook makes it: repo, stage, and the run's facts."""
+    training = {"steps": 50, "learning_rate": 5e-05, "seed": 42, "precision": "fp32"}
+    return Probe(label, (repo_id, stage, {"base_model": base, "dataset": dataset, "training": training,
+                                         "metrics": metrics, "samples": samples}))
+
+
+def _card() -> list[Probe]:
+    return [card_probe("a DPO card", "ada/smollm-135m-dpo", "dpo", {"final_loss": 0.2541, "final_reward_accuracy": 0.875},
+                       {"prompt": "Any tips for basil?", "before": "Basil needs light.", "after": "Oh, basil loves sun! 🌿"},
+                       "HuggingFaceTB/SmolLM-135M-Instruct", "HumanLLMs/Human-Like-DPO-Dataset")]
+
+
 PUBLIC_PROBES = {
     "apply_chat_template": _chat_template,
     "tokenize_row": _tokenize,
@@ -167,4 +180,5 @@ PUBLIC_PROBES = {
     "get_log_prob": _log_prob,
     "dpo_loss": _loss,
     "to_implicit_prompt_preferences": _implicit,
+    "write_model_card": _card,
 }

@@ -64,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--root", default=os.environ.get("KIT_GRADESCOPE_ROOT", "/autograder"),
                      help="the autograder layout's root (default: $KIT_GRADESCOPE_ROOT or /autograder)")
     verbs.add_parser("reference", help="compute and store the reference outputs for this grader version")
+    hub = verbs.add_parser("check-hub", help="check the models a student published (Hub repo IDs or folders)")
+    hub.add_argument("target", metavar="PREFIX_OR_DIR",
+                     help="a Hub repo prefix (user/name: name-dpo, name-ppo, name-reward-model) or a folder of saved models")
+    for stage in ("dpo", "ppo", "reward"):
+        hub.add_argument(f"--{stage}", default=None, metavar="ID_OR_DIR", help=f"the {stage} model (a repo ID or folder)")
+    hub.add_argument("--base", default=None, metavar="ID_OR_DIR",
+                     help="the base model (default: the one the DPO card names, else the kit's)")
+    hub.add_argument("--out", default="check-hub-report", help="folder for the report (default: check-hub-report)")
     verbs.add_parser("demo", help="the main job: assets, smoke run of the solution, grading the examples")
     return parser
 
@@ -117,6 +125,10 @@ def cli(argv: list[str] | None = None) -> int:
         from autograder import gradescope
 
         return gradescope.warm_reference()
+    if args.verb == "check-hub":
+        from autograder import check_hub
+
+        return check_hub.main(args.target, args.dpo, args.ppo, args.reward, args.base, args.out)
     if args.verb == "demo":
         from autograder import demo
 

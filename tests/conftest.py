@@ -47,3 +47,15 @@ def graded_examples(tmp_path_factory, kit_assets):
                          limits=Limits(timeout_s=300))
     results = grade_all([str(inputs)], config)
     return out, inputs, survivors, config, {r.student: r for r in results}
+
+
+@pytest.fixture(scope="session")
+def solution_run(tmp_path_factory, kit_assets):
+    """The solution notebook executed once in the smoke profile: (folder it ran in, executed notebook)."""
+    import nbformat
+
+    from autograder import paths
+    from autograder.demo import run_notebook
+
+    folder = tmp_path_factory.mktemp("solution-run")
+    return folder, nbformat.read(run_notebook(paths.SOLUTION_NOTEBOOK, folder), as_version=4)

@@ -135,6 +135,17 @@ VARIANTS = [
             return {"prompt": texts["prompt"][:cut], **{side: texts[side][cut:] for side in ("chosen", "rejected")}}
         '''),
     # ------------------------------------------------------------------ to_implicit_prompt_preferences
+    # ------------------------------------------------------------------ write_model_card
+    _v("card_as_text_with_bullets", "write_model_card", '''
+        def write_model_card(repo_id, stage, run):
+            meta = ModelCardData(base_model=run["base_model"], library_name="transformers", license="apache-2.0",
+                                 datasets=[run["dataset"]], tags=["aligned", stage], model_name=repo_id)
+            parts = [f"# {repo_id.split('/')[-1]}", "Settings:"]
+            parts += [f"* {name}: {value}" for name, value in run["training"].items()]
+            parts += ["Results:"] + [f"* {name}: {value:.3f}" for name, value in run["metrics"].items()]
+            parts += ["Examples:"] + [f"> {label}: {text}" for label, text in run["samples"].items()]
+            return "---\\n" + meta.to_yaml() + "\\n---\\n" + "\\n".join(parts)
+        '''),
     _v("implicit_comprehension", "to_implicit_prompt_preferences", '''
         def to_implicit_prompt_preferences(example):
             def conversation(answer):

@@ -294,6 +294,30 @@ FUNCTION_MUTANTS = [
         def to_implicit_prompt_preferences(example):
             return {"chosen": example["prompt"] + example["chosen"], "rejected": example["prompt"] + example["rejected"]}
         '''),
+    # ------------------------------------------------------------------ write_model_card
+    _m("card_yaml_by_hand_without_base_model", "write_model_card", "must name the base model", '''
+        def write_model_card(repo_id, stage, run):
+            rows = "\\n".join(f"| {k} | {v:.4g} |" for k, v in run["metrics"].items())
+            settings = "\\n".join(f"- {k}: {v}" for k, v in run["training"].items())
+            samples = "\\n".join(f"- {k}: {v}" for k, v in run["samples"].items())
+            return (f"---\\nlibrary_name: transformers\\nlicense: apache-2.0\\ntags: [{stage}]\\n"
+                    f"datasets: [{run['dataset']}]\\n---\\n# {repo_id}\\n{settings}\\n{rows}\\n{samples}\\n")
+        '''),
+    _m("card_without_metrics", "write_model_card", "every measured metric", '''
+        def write_model_card(repo_id, stage, run):
+            data = ModelCardData(base_model=run["base_model"], datasets=[run["dataset"]], library_name="transformers",
+                                 license="apache-2.0", tags=[stage])
+            settings = "\\n".join(f"- {k}: {v}" for k, v in run["training"].items())
+            samples = "\\n".join(f"- {k}: {v}" for k, v in run["samples"].items())
+            return ModelCard(f"---\\n{data.to_yaml()}\\n---\\n# {repo_id}\\n\\nTrained with care.\\n{settings}\\n{samples}\\n")
+        '''),
+    _m("card_tags_without_stage", "write_model_card", "tags must name the stage", '''
+        def write_model_card(repo_id, stage, run):
+            data = ModelCardData(base_model=run["base_model"], datasets=[run["dataset"]], library_name="transformers",
+                                 license="mit", tags=["alignment"])
+            lines = [f"{k} = {v}" for k, v in {**run["training"], **run["metrics"]}.items()] + list(run["samples"].values())
+            return ModelCard("---\\n" + data.to_yaml() + "\\n---\\n" + "\\n\\n".join(lines))
+        '''),
 ]
 
 

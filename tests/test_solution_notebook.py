@@ -1,15 +1,14 @@
 """The reference notebook runs end to end in the smoke profile (its hidden tests grade itself)."""
-import nbformat
 import pytest
+from huggingface_hub import ModelCard
 
 from alignment_kit import items
-from autograder import paths
-from autograder.demo import run_notebook
+from alignment_kit.hub_check import SUFFIXES
 
 
 @pytest.mark.slow
-def test_solution_runs_in_smoke_mode(tmp_path, kit_assets):
-    executed = nbformat.read(run_notebook(paths.SOLUTION_NOTEBOOK, tmp_path), as_version=4)
+def test_solution_runs_in_smoke_mode(solution_run):
+    folder, executed = solution_run
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
     text = "\n".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
@@ -19,7 +18,13 @@ def test_solution_runs_in_smoke_mode(tmp_path, kit_assets):
               for c in executed.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
               for o in c.outputs if o.output_type == "execute_result"}
     assert values == {i.grade_id: i.points for i in items.ITEMS if i.autograded}
-    hub = tmp_path / "outputs" / "hub"
-    for stage in ("dpo", "reward", "ppo"):
-        card = hub / f"your-username__smollm-135m-{stage}" / "README.md"
-        assert card.is_file() and "| metric | value |" in card.read_text()
+
+
+@pytest.mark.slow
+def test_the_cards_are_model_cards_with_the_required_metadata(solution_run):
+    folder, _ = solution_run
+    for stage, suffix in SUFFIXES.items():
+        card = ModelCard.load(folder / "outputs" / "hub" / f"your-username__smollm-135m{suffix}" / "README.md")
+        assert card.data.library_name == "transformers" and stage in card.data.tags and card.data.license, stage
+        assert card.data.base_model and card.data.datasets == ["alignment-kit/preferences"], card.data
+        assert "| metric | value |" in card.text and "## Samples" in card.text
