@@ -90,8 +90,8 @@ class Builtins:
 
 # ---------------------------------------------------------------------------------- functions
 def prepare_functions(job: dict) -> dict:
-    return {name: [(p["label"], codec.decode(p["args"]), codec.decode(p["kwargs"])) for p in spec["probes"]]
-            for name, spec in job["functions"].items()}
+    return {name: [(codec.decode(p["args"]), codec.decode(p["kwargs"]), p.get("expect_error", False))
+                   for p in spec["probes"]] for name, spec in job["functions"].items()}
 
 
 def run_function(job: dict, name: str, probes: list, snapshot: Builtins) -> dict:
@@ -102,12 +102,13 @@ def run_function(job: dict, name: str, probes: list, snapshot: Builtins) -> dict
     helpers = job["functions"][name].get("helpers", "") + outputs.OUTPUTS[name].stubs
     if helpers:
         exec(compile(helpers, "<given helpers>", "exec"), namespace)  # noqa: S102
-    fn = namespace.get(name)
+    function = job["functions"][name].get("function", name)
+    fn = namespace.get(function)
     snapshot.restore()
     if not callable(fn):
-        reason = f"`{name}` is not defined in the notebook"
+        reason = f"`{function}` is not defined in the notebook"
         return {"missing": reason + (f" (defining the notebook's code failed: {errors[0]})" if errors else "")}
-    runs, error = guarded(lambda: [outputs.run(name, fn, args, kwargs) for _, args, kwargs in probes],
+    runs, error = guarded(lambda: [outputs.run(name, fn, args, kwargs, refuse) for args, kwargs, refuse in probes],
                           limits["function_timeout_s"])
     snapshot.restore()
     if error:

@@ -44,7 +44,8 @@ class Item:
     kind: str
     title: str
     marker: str = ""  # re-run cells: a line that finds the cell when its nbgrader metadata is gone
-    figures: bool = False  # hand-graded: the grader is shown the figures saved in the cell's outputs
+    figures: str = ""  # hand-graded: the grade_id of the cell whose saved figures the grader is shown
+    function: str = ""  # graded functions: the function called, when it is not the item's name
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -61,6 +62,11 @@ class Item:
     def autograded(self) -> bool:
         return self.kind != MANUAL
 
+    @property
+    def callable_name(self) -> str:
+        """The notebook function a FUNCTION item calls (usually the item's own name)."""
+        return self.function or self.name
+
 
 PARTS = (
     Part("data_prep", "Data preparation"),
@@ -70,6 +76,7 @@ PARTS = (
     Part("ppo", "PPO"),
     Part("analysis", "Analysis"),
     Part("bonus", "Bonus: model cards", bonus=True),
+    Part("star", "Star tasks (optional): online and weighted DPO", bonus=True),
 )
 
 ITEMS = (
@@ -88,10 +95,15 @@ ITEMS = (
          marker="RewardTrainer("),
     Item("ppo_training", "ppo", 2.0, CELL, "PPO with policy, reference, reward and value models",
          marker="PPOTrainer("),
-    Item("analysis_plots", "analysis", 0.5, MANUAL, "log-prob plots, train vs unseen, base vs DPO", figures=True),
+    Item("analysis_plots", "analysis", 0.5, MANUAL, "log-prob plots, train vs unseen, base vs DPO",
+         figures="analysis_plots"),
     Item("analysis_conclusion", "analysis", 0.5, MANUAL, "written conclusion of the analysis"),
     Item("write_model_card", "bonus", 0.5, FUNCTION, "a model card with the required metadata and the run's numbers"),
     Item("model_card_links", "bonus", 0.5, MANUAL, "the published models and how well their cards read"),
+    Item("build_preference_pairs", "star", 0.4, FUNCTION, "DPO pairs from scored candidates, with counts"),
+    Item("weighted_dpo_loss", "star", 0.3, FUNCTION, "dpo_loss with optional per-pair weights", function="dpo_loss"),
+    Item("online_dpo_reading", "star", 0.3, MANUAL, "the online round's plot and its written reading",
+         figures="online_round"),
 )
 
 

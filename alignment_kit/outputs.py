@@ -159,6 +159,27 @@ def _read_model_card(output, repo_id, stage, run) -> dict:
     }
 
 
+PAIR_KEYS = ("prompt", "chosen", "rejected", "score_chosen", "score_rejected", "score_diff")
+COUNT_KEYS = ("prompts", "candidates", "pairs", "skipped_too_few", "skipped_ties", "skipped_small_diff")
+
+
+def _read_pairs(output) -> dict:
+    if not isinstance(output, (tuple, list)) or len(output) != 2:
+        raise OutputShapeError("build_preference_pairs should return (rows, counts)")
+    rows, counts = output
+    if not isinstance(counts, dict):
+        raise OutputShapeError(f"the counts should be a dict with keys {list(COUNT_KEYS)}")
+    try:
+        table = [[row[k] for k in PAIR_KEYS] for row in rows]
+    except (KeyError, TypeError) as error:
+        raise OutputShapeError(f"each row should be a dict with keys {list(PAIR_KEYS)}: {error!r}") from error
+    ordered = all(a[0] != b[0] or a[5] >= b[5] for a, b in zip(table, table[1:]))
+    # Pairs with equal differences may come in any order: compare them in one canonical order.
+    return {"pairs": sorted(table, key=lambda r: (str(r[0]), -float(r[5]), str(r[1]), str(r[2]))),
+            "largest difference first": ordered,
+            "counts": {k: counts.get(k) for k in COUNT_KEYS}}
+
+
 # make_dataloader is checked on its wiring alone: which rows it batches, in which order, with which
 # pad id. This stand-in replaces pad_collate_fn and records exactly that.
 RECORDING_COLLATE = '''
@@ -176,6 +197,11 @@ OUTPUTS: dict[str, OutputSpec] = {
     "get_log_prob": OutputSpec(_read_log_probs),
     "dpo_loss": OutputSpec(_read_loss),
     "to_implicit_prompt_preferences": OutputSpec(_read_conversations),
+    "build_preference_pairs": OutputSpec(_read_pairs, requirements={
+        "largest difference first": "within a prompt, return the pairs sorted by score difference, largest first",
+        "raises ValueError": "bad input (a missing or NaN score, a negative cap) must raise a ValueError that says what is wrong",
+    }),
+    "weighted_dpo_loss": OutputSpec(_read_loss),
     "write_model_card": OutputSpec(_read_model_card, reads_probe=True, requirements={
         "base_model": "the metadata must name the base model (ModelCardData(base_model=...))",
         "library_name": "the metadata must say library_name: transformers",
@@ -196,11 +222,20 @@ def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def run(name: str, fn: Callable, args: tuple, kwargs: dict) -> dict:
-    """Call `fn` on one probe and read its output: {"output": encoded components} or {"error": text}."""
+def run(name: str, fn: Callable, args: tuple, kwargs: dict, expect_error: bool = False) -> dict:
+    """Call `fn` on one probe and read its output: {"output": encoded components} or {"error": text}.
+    For a probe of bad input (`expect_error`), the output says whether a ValueError was raised."""
     from alignment_kit.compare import encode
 
     spec = OUTPUTS[name]
+    if expect_error:
+        try:
+            fn(*args, **kwargs)
+        except ValueError:
+            return {"output": {"raises ValueError": True}}
+        except Exception as error:  # noqa: BLE001 - another error is a result too
+            return {"output": {"raises ValueError": False}, "raised": error_text(error)[:200]}
+        return {"output": {"raises ValueError": False}}
     try:
         output = fn(*args, **kwargs)
         return {"output": encode(spec.read(output, *args, **kwargs) if spec.reads_probe else spec.read(output))}

@@ -34,6 +34,7 @@ class Probe:
     label: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    expect_error: bool = False  # bad input: the function must refuse it with a ValueError
 
 
 @functools.lru_cache(maxsize=1)
@@ -171,6 +172,37 @@ def _card() -> list[Probe]:
                        "HuggingFaceTB/SmolLM-135M-Instruct", "HumanLLMs/Human-Like-DPO-Dataset")]
 
 
+def candidates(*groups) -> dict:
+    """{prompt: [{"text", "score"}, ...]} from (prompt, [(text, score), ...]) groups."""
+    return {prompt: [{"text": text, "score": score} for text, score in pairs] for prompt, pairs in groups}
+
+
+def _pairs() -> list[Probe]:
+    three = candidates(("Favourite soup?", [("Tomato, with basil! You?", 2.5), ("I do not eat.", -1.0),
+                                            ("Soup is a liquid food.", 0.25), ("Miso, always 🍜", 1.75)]),
+                       ("Best board game?", [("Chess is a game.", 0.5), ("Catan, hands down!", 0.5)]),
+                       ("Rainy day plans?", [("Reading under a blanket ☔", 1.0)]))
+    return [Probe("every pair of three prompts (one tied, one alone)", (three,)),
+            Probe("best versus worst only, min_score_diff=0.5", (three,), {"exhaustive": False, "min_score_diff": 0.5}),
+            Probe("every pair, at most 2 per prompt", (three,), {"max_pairs_per_prompt": 2}),
+            Probe("a NaN score is refused", (candidates(("Q?", [("a", float("nan")), ("b", 1.0)])),), expect_error=True),
+            Probe("a negative cap is refused", (three,), {"max_pairs_per_prompt": -1}, expect_error=True),
+            Probe("a candidate without a score is refused", ({"Q?": [{"text": "a"}, {"text": "b", "score": 1.0}]},),
+                  expect_error=True)]
+
+
+def weighted_loss_probe(label: str, seed: int, beta: float, weights) -> Probe:
+    probe = loss_probe(label, seed, beta, len(weights) if weights is not None else 5)
+    probe.kwargs["weights"] = None if weights is None else torch.tensor(weights)
+    return probe
+
+
+def _weighted_loss() -> list[Probe]:
+    return [weighted_loss_probe("weights [1, 2, 0.5, 3], beta=0.1", 21, 0.1, [1.0, 2.0, 0.5, 3.0]),
+            weighted_loss_probe("weights=None is the plain loss", 22, 0.2, None),
+            weighted_loss_probe("equal weights of 2 (the plain loss too)", 23, 0.3, [2.0, 2.0, 2.0])]
+
+
 PUBLIC_PROBES = {
     "apply_chat_template": _chat_template,
     "tokenize_row": _tokenize,
@@ -181,4 +213,6 @@ PUBLIC_PROBES = {
     "dpo_loss": _loss,
     "to_implicit_prompt_preferences": _implicit,
     "write_model_card": _card,
+    "build_preference_pairs": _pairs,
+    "weighted_dpo_loss": _weighted_loss,
 }

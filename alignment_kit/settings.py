@@ -16,10 +16,10 @@ from alignment_kit import resolve
 PROFILE_SIZES = {
     "smoke": dict(dpo_steps=4, batch_size=2, reward_steps=4, ppo_episodes=8, analysis_rows=16,
                   max_new_tokens=16, learning_rate=1e-3, reward_learning_rate=1e-3, reward_batch_size=8,
-                  ppo_learning_rate=1e-5, ppo_batch_size=4),
+                  ppo_learning_rate=1e-5, ppo_batch_size=4, online_prompts=6, online_candidates=4),
     "full": dict(dpo_steps=50, batch_size=4, reward_steps=100, ppo_episodes=64, analysis_rows=100,
                  max_new_tokens=60, learning_rate=5e-5, reward_learning_rate=2e-5, reward_batch_size=8,
-                 ppo_learning_rate=1e-5, ppo_batch_size=4),
+                 ppo_learning_rate=1e-5, ppo_batch_size=4, online_prompts=32, online_candidates=4),
 }
 SMOKE = PROFILE_SIZES["smoke"]  # the dataclass's defaults
 STAGE_OVERRIDES = {"dpo_steps": "KIT_DPO_STEPS", "reward_steps": "KIT_REWARD_STEPS",
@@ -50,6 +50,9 @@ class HomeworkSettings:
     ppo_episodes: int = field(default=SMOKE["ppo_episodes"], metadata={"help": "PPOTrainer total_episodes"})
     ppo_learning_rate: float = field(default=SMOKE["ppo_learning_rate"], metadata={"help": "PPOTrainer learning rate"})
     ppo_batch_size: int = field(default=SMOKE["ppo_batch_size"], metadata={"help": "PPOTrainer batch size"})
+    online_prompts: int = field(default=SMOKE["online_prompts"], metadata={
+        "help": "held-out prompts the online DPO round samples from (and as many others it is measured on)"})
+    online_candidates: int = field(default=SMOKE["online_candidates"], metadata={"help": "replies sampled per prompt"})
     analysis_rows: int = field(default=SMOKE["analysis_rows"], metadata={"help": "rows per split in the log-prob analysis"})
     max_new_tokens: int = field(default=SMOKE["max_new_tokens"], metadata={"help": "tokens generated in before/after samples"})
     output_dir: str = field(default="outputs", metadata={"help": "where checkpoints and cards are saved"})

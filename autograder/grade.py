@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from alignment_kit import codec, items
-from alignment_kit.compare import fraction_passed, plural
+from alignment_kit.compare import plural
 from autograder import checks, paths
 from autograder.checks.cell_check import CellCheck, Item
 from autograder.checks.function_check import FunctionCheck
@@ -57,8 +57,9 @@ def functions_job(definitions: str, names: list[str]) -> dict:
     for name in names:
         check = checks.function_check(name)
         functions[name] = {
-            "probes": [{"label": p.label, "args": codec.encode(p.args), "kwargs": codec.encode(p.kwargs)}
-                       for p in check.probes(hidden=True)],
+            "function": check.item.callable_name,
+            "probes": [{"label": p.label, "args": codec.encode(p.args), "kwargs": codec.encode(p.kwargs),
+                        "expect_error": p.expect_error} for p in check.probes(hidden=True)],
             "helpers": reference_source(check.substitutes) if check.substitutes else ""}
     return {"kind": "functions", "student_code": definitions, "functions": functions}
 
@@ -251,7 +252,7 @@ class Grader:
             return line(0.0, "the worker sent a malformed result")
         verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, runs, reference_runs, mistake_runs)]
         failures = [redact(v.message, secret) for v in verdicts if not v.passed]
-        return line(fraction_passed(item.points, verdicts),
+        return line(check.score(verdicts),
                     "\n".join(failures) if failures else f"all {plural(len(verdicts), 'check')} passed")
 
     # ------------------------------------------------------------------ cells
@@ -315,7 +316,7 @@ class Grader:
                                         round(i.score, 4), i.points, i.message, "passed" if i.passed else "failed")
                              for i in cell_items]
         result.tests += manual_lines(parsed)
-        result.figures = {i.name: parsed.figures(i.name) for i in items.ITEMS if i.figures and parsed.figures(i.name)}
+        result.figures = {i.name: parsed.figures(i.figures) for i in items.ITEMS if i.figures and parsed.figures(i.figures)}
         result.execution_time = time.time() - started
         return result
 
@@ -340,10 +341,10 @@ def manual_lines(parsed: ParsedNotebook) -> list[TestResult]:
         answer = parsed.answer(item.name)
         text = (answer or "(no answer found)").strip()[:4000]
         note = ""
-        if item.figures and not parsed.figures(item.name):
+        if item.figures and not parsed.figures(item.figures):
             note = (" The notebook was submitted without outputs, so there are no figures to show: ask for the "
                     "notebook saved after running it." if not parsed.saved_with_outputs()
-                    else f" The saved outputs of the `{item.name}` cell hold no figure.")
+                    else f" The saved outputs of the `{item.figures}` cell hold no figure.")
         lines.append(TestResult(f"{item.name} (hand-graded)", item.name, item.part, 0.0, item.points,
                                 f"Graded by hand: {item.title}.{note}\n\n{text}", "manual"))
     return lines

@@ -48,10 +48,10 @@ def reference_source(names: tuple[str, ...], path: str = str(paths.SOLUTION_NOTE
 
 def reference_for_check(check) -> object:
     """The reference function a check compares against, with the check's stand-in helpers if any."""
-    stubs = check.spec.stubs
+    stubs, function = check.spec.stubs, check.item.callable_name
     if not stubs:
-        return reference_function(check.name)
+        return reference_function(function)
     namespace: dict = {}
-    exec(compile(reference_source((check.name,)), "<reference>", "exec"), namespace)  # noqa: S102
+    exec(compile(reference_source((function,)), "<reference>", "exec"), namespace)  # noqa: S102
     exec(compile(stubs, "<stubs>", "exec"), namespace)  # noqa: S102
-    return namespace[check.name]
+    return namespace[function]

@@ -83,13 +83,26 @@ VARIANTS = [
             return pad_sequence(list(tensors), batch_first=True, padding_value=padding_value)
         '''),
     # ------------------------------------------------------------------ dpo_loss
+    _v("weighted_loss_with_dot_product", "weighted_dpo_loss", '''
+        def dpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, weights=None):
+            chosen_r = beta * (chosen_logps - ref_chosen_logps)
+            rejected_r = beta * (rejected_logps - ref_rejected_logps)
+            per_pair = F.softplus(-(chosen_r - rejected_r))
+            if weights is not None:
+                normalised = weights.float() / weights.float().sum()
+                loss = torch.dot(normalised, per_pair)
+            else:
+                loss = per_pair.mean()
+            return loss, (chosen_r > rejected_r).float().mean(), (chosen_r - rejected_r).mean()
+        '''),
     _v("loss_softplus", "dpo_loss", '''
-        def dpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+        def dpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, weights=None):
             logits = (chosen_logps - rejected_logps) - (ref_chosen_logps - ref_rejected_logps)
             losses = F.softplus(-beta * logits)
             chosen_r = beta * (chosen_logps - ref_chosen_logps).detach()
             rejected_r = beta * (rejected_logps - ref_rejected_logps).detach()
-            return losses.mean(), (chosen_r > rejected_r).float().mean(), (chosen_r - rejected_r).mean()
+            loss = losses.mean() if weights is None else torch.sum(losses * weights) / torch.sum(weights)
+            return loss, (chosen_r > rejected_r).float().mean(), (chosen_r - rejected_r).mean()
         '''),
     # ------------------------------------------------------------------ tokenize_row
     _v("tokenize_encode", "tokenize_row", '''
@@ -135,6 +148,44 @@ VARIANTS = [
             return {"prompt": texts["prompt"][:cut], **{side: texts[side][cut:] for side in ("chosen", "rejected")}}
         '''),
     # ------------------------------------------------------------------ to_implicit_prompt_preferences
+    # ------------------------------------------------------------------ star tasks
+    _v("pairs_with_heapq_and_counters", "build_preference_pairs", '''
+        import heapq
+        import math
+        from collections import Counter
+
+        def build_preference_pairs(candidates_by_prompt, exhaustive=True, min_score_diff=0.0, max_pairs_per_prompt=None):
+            if max_pairs_per_prompt is not None and max_pairs_per_prompt < 0:
+                raise ValueError("the cap must not be negative")
+            tally, out = Counter(prompts=len(candidates_by_prompt)), []
+            for prompt, group in candidates_by_prompt.items():
+                scores = [c.get("score") for c in group]
+                if any(s is None or s != s for s in scores):
+                    raise ValueError(f"{prompt}: every candidate needs a number as its score")
+                tally["candidates"] += len(group)
+                if len(group) < 2:
+                    tally["skipped_too_few"] += 1
+                    continue
+                order = sorted(range(len(group)), key=lambda i: -group[i]["score"])
+                index_pairs = ([(order[a], order[b]) for a in range(len(order)) for b in range(a + 1, len(order))]
+                               if exhaustive else [(order[0], order[-1])])
+                made = []
+                for i, j in index_pairs:
+                    gap = group[i]["score"] - group[j]["score"]
+                    if gap == 0:
+                        tally["skipped_ties"] += 1
+                    elif gap < min_score_diff:
+                        tally["skipped_small_diff"] += 1
+                    else:
+                        made.append({"prompt": prompt, "chosen": group[i]["text"], "rejected": group[j]["text"],
+                                     "score_chosen": group[i]["score"], "score_rejected": group[j]["score"],
+                                     "score_diff": gap})
+                limit = len(made) if max_pairs_per_prompt is None else max_pairs_per_prompt
+                out += heapq.nlargest(limit, made, key=lambda row: row["score_diff"])
+            tally["pairs"] = len(out)
+            keys = ("prompts", "candidates", "pairs", "skipped_too_few", "skipped_ties", "skipped_small_diff")
+            return out, {k: tally[k] for k in keys}
+        '''),
     # ------------------------------------------------------------------ write_model_card
     _v("card_as_text_with_bullets", "write_model_card", '''
         def write_model_card(repo_id, stage, run):

@@ -85,11 +85,11 @@ def test_the_zip_has_setup_and_run_at_its_root(autograder_zip):
 def test_the_reference_gets_every_autograded_point(gradescope_root):
     data, stdout = run_autograder(gradescope_root, {"hw.ipynb": (paths.EXAMPLE_SUBMISSIONS / "alice.ipynb").read_bytes()})
     follows_the_spec(data)
-    assert data["score"] == pytest.approx(7.9), stdout
+    assert data["score"] == pytest.approx(notebooks.EXAMPLE_TOTALS["alice"]), stdout
     assert data["tests"][0]["visibility"] == "visible" and "hw.ipynb" in data["tests"][0]["output"]
     parts = {t["tags"][0]: t["visibility"] for t in data["tests"][1:]}
     assert parts["data_prep"] == "visible" and parts["dpo_loss"] == "after_due_date"
-    assert "7.9" not in data["output"], "the overall output must not show the score before the tests are shown"
+    assert str(notebooks.EXAMPLE_TOTALS["alice"]) not in data["output"], "the overall output must not show the score before the tests are shown"
     assert "sandbox:" in stdout, "stdout (for instructors) says how student code was isolated"
 
 
@@ -98,7 +98,7 @@ def test_a_flawed_submission_names_its_mistakes(gradescope_root):
     follows_the_spec(data)
     log_prob = next(t for t in data["tests"] if t["name"] == "get_log_prob")
     assert log_prob["score"] == 0 and "one-token shift" in log_prob["output"] and log_prob["status"] == "failed"
-    assert data["score"] == pytest.approx(6.85)
+    assert data["score"] == pytest.approx(notebooks.EXAMPLE_TOTALS["bob"])
 
 
 @pytest.mark.parametrize("files, reason", [
@@ -126,7 +126,7 @@ def test_without_namespaces_the_grade_is_the_same_and_stdout_says_so(gradescope_
     data, stdout = run_autograder(gradescope_root, {"hw.ipynb": (paths.EXAMPLE_SUBMISSIONS / "bob.ipynb").read_bytes()},
                                   KIT_SANDBOX="fallback")
     follows_the_spec(data)
-    assert data["score"] == pytest.approx(6.85)
+    assert data["score"] == pytest.approx(notebooks.EXAMPLE_TOTALS["bob"])
     assert "sandbox: reduced" in stdout
 
 

@@ -16,6 +16,7 @@ import time
 import nbformat
 import pytest
 
+from alignment_kit import items
 from autograder import checks, paths
 from autograder.batch import grade_all
 from autograder.config import GradeConfig, Limits
@@ -127,7 +128,7 @@ def test_printing_megabytes_costs_nothing(misbehaving):
 
 def test_misbehaving_functions_do_not_cost_the_others(misbehaving):
     results = misbehaving[0]
-    others = {name: r for name, r in results.items() if name not in MISBEHAVING}
+    others = {name: r for name, r in results.items() if items.item(name).callable_name not in MISBEHAVING}
     assert others and all(_full(r) for r in others.values()), f"untouched functions lost points:\n{_describe(others)}"
 
 
@@ -391,7 +392,7 @@ def messy(grader, tmp_path_factory):
     if "id" in fixed:
         fixed["id"] = "get-log-prob-fixed-copy"  # Jupyter gives a pasted cell a new id, keeps its metadata
     nb = build.insert_after("dpo_loss", fixed, nb)
-    nb = build.with_cell("dpo_loss", build.source("dpo_loss").replace("beta=0.1):", "beta=0.1)"), nb)  # syntax error
+    nb = build.with_cell("dpo_loss", build.source("dpo_loss").replace("):", ")", 1), nb)  # syntax error
     nb = build.with_cell("tokenize_row", "!pip install foo\n%time _ = 1 + 1\n%matplotlib inline\n"
                          + build.source("tokenize_row"), nb)
     nb = build.with_cell("apply_chat_template", "%%time\n" + build.source("apply_chat_template"), nb)

@@ -23,9 +23,10 @@ def test_notebook_points_equal_the_declared_points_part_by_part(source_cells):
         assert in_notebook == pytest.approx(part.points), part.name
 
 
-def test_the_homework_is_nine_points_plus_a_bonus():
+def test_the_homework_is_nine_points_plus_the_bonus_parts():
     assert items.homework_points() == pytest.approx(9.0)
-    assert sum(p.points for p in items.PARTS if p.bonus) == pytest.approx(1.0)
+    assert items.part("bonus").points == pytest.approx(1.0) and items.part("star").points == pytest.approx(1.0)
+    assert [p.name for p in items.PARTS if p.bonus] == ["bonus", "star"]
 
 
 def test_every_autograded_item_has_exactly_one_check():
@@ -37,7 +38,8 @@ def test_each_graded_function_and_cell_has_its_solution_cell(source_cells):
         if item.kind == items.MANUAL:
             assert source_cells[item.name].metadata["nbgrader"]["solution"], item.name
             continue
-        assert source_cells[item.name].metadata["nbgrader"]["solution"], f"no solution cell {item.name!r}"
+        cell = item.callable_name if item.kind == items.FUNCTION else item.name
+        assert source_cells[cell].metadata["nbgrader"]["solution"], f"no solution cell {cell!r}"
         if item.kind == items.CELL:
             assert item.marker in source_cells[item.name].source, f"the marker of {item.name} is not in its cell"
 
@@ -47,3 +49,14 @@ def test_unknown_names_are_refused_with_the_choices():
         items.item("nope")
     with pytest.raises(ValueError, match="function"):
         items.Item("x", "data_prep", 1.0, "quiz", "a quiz")
+
+
+def test_the_readme_points_table_follows_the_item_table():
+    text = (paths.REPO_ROOT / "README.md").read_text()
+    section = text[text.index("## The homework ("):]
+    heading = section.splitlines()[0]
+    bonus = sum(p.points for p in items.PARTS if p.bonus)
+    assert heading == f"## The homework ({items.homework_points():g} points + {bonus:g} bonus)", heading
+    rows = [line.split("|")[1:3] for line in section.splitlines()[4:] if line.startswith("| ")]
+    rows = rows[:len(items.PARTS)]
+    assert [float(points) for _, points in rows] == [p.points for p in items.PARTS], rows

@@ -321,6 +321,103 @@ FUNCTION_MUTANTS = [
 ]
 
 
+# A student's build_preference_pairs (itertools style); each mutant changes one thing in it.
+STUDENT_PAIRS = '''
+import itertools
+import math
+
+
+def build_preference_pairs(candidates_by_prompt, exhaustive=True, min_score_diff=0.0, max_pairs_per_prompt=None):
+    if max_pairs_per_prompt is not None and max_pairs_per_prompt < 0:
+        raise ValueError("max_pairs_per_prompt cannot be negative")
+    counts = dict(prompts=len(candidates_by_prompt), candidates=0, pairs=0, skipped_too_few=0, skipped_ties=0,
+                  skipped_small_diff=0)
+    rows = []
+    for prompt, cands in candidates_by_prompt.items():
+        for c in cands:
+            if "score" not in c or c["score"] is None or math.isnan(c["score"]):
+                raise ValueError(f"bad score in {prompt!r}")
+        counts["candidates"] += len(cands)
+        if len(cands) < 2:
+            counts["skipped_too_few"] += 1
+            continue
+        ranked = sorted(cands, key=lambda c: c["score"], reverse=True)
+        chosen_pairs = list(itertools.combinations(ranked, 2)) if exhaustive else [(ranked[0], ranked[-1])]
+        found = []
+        for good, bad in chosen_pairs:
+            diff = good["score"] - bad["score"]
+            if not diff > 0:
+                counts["skipped_ties"] += 1
+                continue
+            if diff < min_score_diff:
+                counts["skipped_small_diff"] += 1
+                continue
+            found.append(dict(prompt=prompt, chosen=good["text"], rejected=bad["text"], score_chosen=good["score"],
+                              score_rejected=bad["score"], score_diff=diff))
+        found = sorted(found, key=lambda r: -r["score_diff"])
+        if max_pairs_per_prompt is not None:
+            found = found[:max_pairs_per_prompt]
+        rows.extend(found)
+    counts["pairs"] = len(rows)
+    return rows, counts
+'''
+
+
+def _pairs_mutant(id_, phrase, old, new):
+    assert old in STUDENT_PAIRS, old
+    return FunctionMutant(id_, "build_preference_pairs", phrase, STUDENT_PAIRS.replace(old, new))
+
+
+# A student's weighted dpo_loss; each mutant changes one thing in it.
+STUDENT_WEIGHTED = '''
+def dpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1, weights=None):
+    chosen_rewards = beta * (chosen_logps - ref_chosen_logps)
+    rejected_rewards = beta * (rejected_logps - ref_rejected_logps)
+    margins = chosen_rewards - rejected_rewards
+    losses = -F.logsigmoid(margins)
+    if weights is None:
+        loss = losses.mean()
+    else:
+        loss = (weights * losses).sum() / weights.sum()
+    return loss, (chosen_rewards > rejected_rewards).float().mean(), margins.mean()
+'''
+
+
+def _weighted_mutant(id_, phrase, old, new):
+    assert old in STUDENT_WEIGHTED, old
+    return FunctionMutant(id_, "weighted_dpo_loss", phrase, STUDENT_WEIGHTED.replace(old, new))
+
+
+FUNCTION_MUTANTS += [
+    _pairs_mutant("pairs_ties_kept", "strictly higher", "if not diff > 0:", "if diff < 0:"),
+    _pairs_mutant("pairs_best_worst_unsorted", "sorted by score", "[(ranked[0], ranked[-1])]", "[(cands[0], cands[-1])]"),
+    _pairs_mutant("pairs_best_worst_swapped", "wrong way round", "[(ranked[0], ranked[-1])]", "[(ranked[-1], ranked[0])]"),
+    _pairs_mutant("pairs_cap_before_sort", "before sorting", '''        found = sorted(found, key=lambda r: -r["score_diff"])
+        if max_pairs_per_prompt is not None:
+            found = found[:max_pairs_per_prompt]''', '''        if max_pairs_per_prompt is not None:
+            found = found[:max_pairs_per_prompt]
+        found = sorted(found, key=lambda r: -r["score_diff"])'''),
+    _pairs_mutant("pairs_min_diff_at_or_below", "equals it", "if diff < min_score_diff:", "if diff <= min_score_diff:"),
+    _pairs_mutant("pairs_count_before_cap", "`pairs` counts", '''        if max_pairs_per_prompt is not None:
+            found = found[:max_pairs_per_prompt]
+        rows.extend(found)
+    counts["pairs"] = len(rows)''', '''        counts["pairs"] += len(found)
+        if max_pairs_per_prompt is not None:
+            found = found[:max_pairs_per_prompt]
+        rows.extend(found)'''),
+    _pairs_mutant("pairs_nan_accepted", "must raise a ValueError",
+                  'if "score" not in c or c["score"] is None or math.isnan(c["score"]):',
+                  'if "score" not in c or c["score"] is None:'),
+    _weighted_mutant("weighted_plain_mean", "normalised by the sum", "(weights * losses).sum() / weights.sum()",
+                     "(weights * losses).mean()"),
+    _weighted_mutant("weighted_on_margins", "scale the margins", "(weights * losses).sum() / weights.sum()",
+                     "-F.logsigmoid(weights * margins).mean()"),
+    _weighted_mutant("weighted_default_changed", "weights=None must give exactly the plain loss",
+                     "loss = losses.mean()", "loss = (losses / len(losses)).mean()"),
+    _weighted_mutant("weights_ignored", "`loss`", "(weights * losses).sum() / weights.sum()", "losses.mean()"),
+]
+
+
 BATCHES = build.one_per_function(FUNCTION_MUTANTS)
 BATCH_OF = {m.id: index for index, batch in enumerate(BATCHES) for m in batch}
 
@@ -333,6 +430,7 @@ def graded_batch(grader, tmp_path_factory):
 
 def test_every_mutant_targets_a_graded_function():
     assert {m.function for m in FUNCTION_MUTANTS} == set(ALL_FUNCTIONS) - {"make_dataloader"}
+    assert all(m.source.count("def ") >= 1 for m in FUNCTION_MUTANTS)
     assert len({m.id for m in FUNCTION_MUTANTS}) == len(FUNCTION_MUTANTS)
 
 
@@ -347,7 +445,8 @@ def test_function_mistake_is_caught_and_named(mutant, graded_batch):
     assert mutant.phrase in result.output, (
         f"{mutant.id}: {mutant.function} lost points but the feedback does not name the mistake "
         f"(expected the phrase {mutant.phrase!r}); feedback was:\n{result.output}")
-    mutated = {m.function for m in BATCHES[index]}
+    cells = {build.cell_of(m.function) for m in BATCHES[index]}
+    mutated = {name for name in ALL_FUNCTIONS if build.cell_of(name) in cells}
     collateral = {name: (r.score, r.output[:300]) for name, r in results.items()
                   if name not in mutated and r.score != r.max_score}
     assert not collateral, (f"{mutant.id}: functions that are NOT mutated in this notebook (batch {index}) "

@@ -17,8 +17,10 @@ import pytest
 from alignment_kit import items
 from alignment_kit import paths as runtime_paths
 from autograder import paths
+from submissions import build as notebooks
 
-MANUAL = {"truncation_answer": 0.1, "analysis_plots": 0.4, "analysis_conclusion": 0.5, "write_model_card": 0.75}
+MANUAL = {"truncation_answer": 0.1, "analysis_plots": 0.4, "analysis_conclusion": 0.5, "model_card_links": 0.25,
+          "online_dpo_reading": 0.3}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,7 @@ def test_autograded_notebooks_carry_the_kits_scores(course):
         scores = {i.grade_id: float("".join(next(o for o in cells[i.grade_id]["outputs"]
                                                  if o["output_type"] == "execute_result")["data"]["text/plain"]))
                   for i in items.ITEMS if i.autograded}
-        expected = {"alice": 7.9, "bob": 6.85, "erin": 0.0}[student]
+        expected = notebooks.EXAMPLE_TOTALS[student]
         assert sum(scores.values()) == pytest.approx(expected), (student, scores)
     assert (course / "autograded" / "alice" / paths.ASSIGNMENT / "timestamp.txt").is_file()
 
@@ -67,12 +69,12 @@ def test_manual_scores_feedback_and_export_work_with_nbgraders_tools(course):
             grade = gradebook.find_grade(grade_id, paths.ASSIGNMENT, paths.ASSIGNMENT, "alice")
             grade.manual_score = score
         gradebook.db.commit()
-        assert gradebook.find_submission(paths.ASSIGNMENT, "alice").score == pytest.approx(7.9 + sum(MANUAL.values()))
+        assert gradebook.find_submission(paths.ASSIGNMENT, "alice").score == pytest.approx(notebooks.EXAMPLE_TOTALS["alice"] + sum(MANUAL.values()))
     _nbgrader(course, "generate_feedback", paths.ASSIGNMENT, "--force")
     for student in ("alice", "bob"):
         assert (course / "feedback" / student / paths.ASSIGNMENT / f"{paths.ASSIGNMENT}.html").is_file(), student
     _nbgrader(course, "export")
     rows = {row["student_id"]: row for row in csv.DictReader((course / "grades.csv").open())}
-    assert float(rows["alice"]["score"]) == pytest.approx(7.9 + sum(MANUAL.values()))
-    assert float(rows["bob"]["score"]) == pytest.approx(6.85)
+    assert float(rows["alice"]["score"]) == pytest.approx(notebooks.EXAMPLE_TOTALS["alice"] + sum(MANUAL.values()))
+    assert float(rows["bob"]["score"]) == pytest.approx(notebooks.EXAMPLE_TOTALS["bob"])
     print(f"exported totals: alice {rows['alice']['score']}, bob {rows['bob']['score']}, erin {rows['erin']['score']}")

@@ -8,6 +8,7 @@ must give the same grades while saying which protections it lacks.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -99,16 +100,31 @@ def test_solutions_found_anywhere_on_disk_earn_nothing(mode, second_copy, tmp_pa
 
 
 @full_sandbox
+def _ancestors(roots: list[str]) -> dict[str, set[str]]:
+    """Every folder above a bound root, with the names a listing of it may show (the next steps down)."""
+    allowed: dict[str, set[str]] = {}
+    for root in roots:
+        parts = Path(root).parts
+        for depth in range(1, len(parts)):
+            allowed.setdefault(str(Path(*parts[:depth])), set()).add(parts[depth])
+    return allowed
+
+
 def test_the_private_root_holds_only_python_the_runtime_and_the_models(second_copy, tmp_path, kit_assets):
-    """Look around inside the worker's root (before the uid drop, as root: the view is the kernel's)."""
+    """Look around inside the worker's root (before the uid drop, as root: the view is the kernel's).
+    Wherever the checkout lies (a CI clone under /tmp, say), each folder above a bound path lists only the
+    way down to it."""
+    roots = worker.readable_roots() + [p for p in worker.SYSTEM_FILES if os.path.exists(p)]
+    above = _ancestors(roots)
+    above["/"] |= {"dev", "proc", worker.SCRATCH_INSIDE.strip("/").split("/")[0]}
     probe = textwrap.dedent(f'''
         import json, os
         def exists(p):
             return os.path.exists(p)
         report = {{
-            "top": sorted(os.listdir("/")),
+            "listings": {{folder: sorted(os.listdir(folder)) for folder in {sorted(above)!r}}},
             "hidden": [p for p in {[str(paths.REPO_ROOT / n) for n in ("solutions", "tests", "autograder", ".git", "data")]
-                                   + [str(second_copy), "/tmp", "/home", str(Path.home() / ".bash_history"), "/etc/passwd"]!r}
+                                   + [str(second_copy), str(Path.home() / ".bash_history"), "/etc/passwd"]!r}
                        if exists(p)],
             "visible": [exists({str(runtime_paths.PACKAGE_DIR)!r}), exists({str(runtime_paths.cache_dir())!r}),
                         exists({sys.prefix!r})],
@@ -132,8 +148,9 @@ def test_the_private_root_holds_only_python_the_runtime_and_the_models(second_co
     report = json.loads(line[len("REPORT"):])
     assert report["hidden"] == [], f"visible inside the sandbox: {report['hidden']}"
     assert all(report["visible"]), "the runtime, the model cache and Python must be visible"
-    assert set(report["top"]) <= {"dev", "proc", "usr", "lib", "lib64", "etc", "root", "work", "sandbox", "opt", "home"}, \
-        report["top"]
+    extra = {folder: sorted(set(names) - above[folder]) for folder, names in report["listings"].items()
+             if set(names) - above[folder]}
+    assert not extra, f"folders that show more than the way to a bound path: {extra}"
     assert not report["wrote_outside"], "the model cache is writable from the sandbox"
     assert 90 <= report["scratch_mb"] <= 100, report["scratch_mb"]
 

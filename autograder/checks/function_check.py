@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from alignment_kit import items, outputs
-from alignment_kit.compare import Verdict, judge
+from alignment_kit.compare import Verdict, fraction_passed, judge
 from alignment_kit.probes import PUBLIC_PROBES, Probe
 from autograder.checks.base import Mistake
 
@@ -22,6 +22,12 @@ class FunctionCheck:
     hidden_probes: Callable[[], list[Probe]]
     mistakes: list[Mistake] = field(default_factory=list)
     substitutes: tuple[str, ...] = ()  # reference functions placed beside the student's
+    all_or_nothing: bool = False  # no credit for some probes (when some pass even if the task is not attempted)
+
+    def score(self, verdicts: list[Verdict]) -> float:
+        if self.all_or_nothing:
+            return self.item.points if verdicts and all(v.passed for v in verdicts) else 0.0
+        return fraction_passed(self.item.points, verdicts)
 
     @property
     def item(self) -> items.Item:
@@ -36,7 +42,7 @@ class FunctionCheck:
 
     def run(self, fn: Callable, probe: Probe) -> dict:
         """Call `fn` (stand-in helpers already in place) on a probe: {"output": ...} or {"error": ...}."""
-        return outputs.run(self.name, fn, probe.args, probe.kwargs)
+        return outputs.run(self.name, fn, probe.args, probe.kwargs, probe.expect_error)
 
     def judge(self, probe: Probe, student: dict, reference: dict, mistake_runs: list[dict]) -> Verdict:
         named = [(m.message, run) for m, run in zip(self.mistakes, mistake_runs)]

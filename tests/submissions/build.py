@@ -13,7 +13,13 @@ from pathlib import Path
 
 import nbformat
 
+from alignment_kit import items
 from autograder import paths
+
+# Autograded totals of the example submissions (data/make_example_submissions.py): alice answers
+# everything; bob loses get_log_prob (1.0) and one of pad's four checks (0.05); erin is not JSON.
+ALL_AUTOGRADED = round(sum(i.points for i in items.ITEMS if i.autograded), 4)
+EXAMPLE_TOTALS = {"alice": ALL_AUTOGRADED, "bob": round(ALL_AUTOGRADED - 1.05, 4), "erin": 0.0}
 
 
 @functools.lru_cache(maxsize=1)
@@ -117,12 +123,19 @@ def write_bytes(data: bytes, path: Path | str) -> Path:
     return path
 
 
+def cell_of(function_item: str) -> str:
+    """The notebook cell that defines what a function item calls (weighted_dpo_loss lives in dpo_loss)."""
+    from alignment_kit import items
+
+    return items.item(function_item).callable_name
+
+
 def one_per_function(items: list) -> list[list]:
-    """Batch i holds the i-th item of every function (items have `.function` and `.source`), so a
-    batch never has two versions of one function and can be graded as a single notebook."""
+    """Batch i holds the i-th item of every function cell (items have `.function` and `.source`), so a
+    batch never has two versions of one cell and can be graded as a single notebook."""
     per_function: dict[str, list] = {}
     for item in items:
-        per_function.setdefault(item.function, []).append(item)
+        per_function.setdefault(cell_of(item.function), []).append(item)
     size = max(len(group) for group in per_function.values())
     return [[group[i] for group in per_function.values() if i < len(group)] for i in range(size)]
 
@@ -135,7 +148,7 @@ def batch_grader(grader, batches: list[list], folder_factory, names: list[str]):
 
     def grade(index: int) -> dict:
         if index not in cache:
-            notebook = with_cells({item.function: item.source for item in batches[index]})
+            notebook = with_cells({cell_of(item.function): item.source for item in batches[index]})
             path = write(notebook, folder_factory() / f"batch{index}.ipynb")
             cache[index] = {r.name: r for r in grader.grade_functions(parse_notebook(path), names)}
         return cache[index]
