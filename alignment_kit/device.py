@@ -22,6 +22,13 @@ def pick_precision(device: str) -> str:
     return "fp32"
 
 
+def gpu_memory_gib(index: int = 0) -> float:
+    """Total memory of a CUDA device in GiB (0 without CUDA)."""
+    if not torch.cuda.is_available():
+        return 0.0
+    return torch.cuda.get_device_properties(index).total_memory / 2**30
+
+
 def trl_precision_flags(precision: str) -> dict[str, bool]:
     """The bf16/fp16 keyword arguments for a TRL config (TRL 1.x defaults to bf16=True, which fails on a CPU)."""
     if precision not in PRECISIONS:

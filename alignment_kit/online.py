@@ -13,6 +13,7 @@ import itertools
 import torch
 
 from alignment_kit import items, recorders
+from alignment_kit.accumulation import unwrapped
 from alignment_kit.cell_checks import last_cell_with
 from alignment_kit.helpers import generate_reply, reward_scores, user_turn
 
@@ -54,13 +55,14 @@ def with_weights(dpo_loss, weights: list[float], batch_size: int):
 
 def train_round(namespace: dict, policy, loader, steps: int, learning_rate: float, **overrides) -> tuple:
     """Re-run the notebook's training-loop cell on `loader` with a fresh copy of `policy` (trained) and
-    another (the frozen reference). Returns (the trained copy, its logged losses)."""
+    another (the frozen reference), one optimizer step per batch (no gradient accumulation).
+    Returns (the trained copy, its logged losses)."""
     from IPython import get_ipython
 
     source = last_cell_with(items.item(recorders.LOOP).marker, get_ipython())
     trained, reference = copy.deepcopy(policy), copy.deepcopy(policy).eval()
     run = dict(namespace, policy_model=trained, ref_model=reference, train_loader=loader, NUM_DPO_STEPS=steps,
                optimizer=torch.optim.AdamW(trained.parameters(), lr=learning_rate), losses=[], accs=[], margins=[],
-               **overrides)
+               scaler=unwrapped(namespace.get("scaler")), **overrides)
     exec(compile(source, "<your training loop>", "exec"), run)  # noqa: S102 - the student's own cell, again
     return trained, run["losses"]

@@ -111,6 +111,12 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
             gradebook.write_csv(results, out / "gradebook.csv")
     if todo:
         print(f"graded {len(todo)} notebook(s) in {time.time() - started:.1f}s", flush=True)
+        timed = [r for r in results if r.stages]
+        if timed:
+            names = list(dict.fromkeys(name for r in timed for name in r.stages))
+            means = {name: sum(r.stages.get(name, 0.0) for r in timed) / len(timed) for name in names}
+            print("where the time went (mean per submission): " +
+                  ", ".join(f"{name} {seconds:.1f}s" for name, seconds in means.items()), flush=True)
     course = nbgrader_course.course_of(inputs)
     if course is not None:
         by_student = {r.student: r for r in results}

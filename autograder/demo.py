@@ -17,8 +17,8 @@ from autograder import paths
 DEMO_OUT = paths.REPO_ROOT / "outputs" / "demo"
 
 
-def run_notebook(source: Path, workdir: Path, timeout: int = 1200) -> Path:
-    """Execute a notebook in `workdir` with the smoke profile; returns the executed copy's path."""
+def run_notebook(source: Path, workdir: Path, timeout: int = 1200, profile: str = "smoke") -> Path:
+    """Execute a notebook in `workdir` (offline, in `profile`); returns the executed copy's path."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -29,7 +29,7 @@ def run_notebook(source: Path, workdir: Path, timeout: int = 1200) -> Path:
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}})
     try:
-        client.execute(env=dict(os.environ, KIT_PROFILE="smoke", HF_HUB_OFFLINE="1", MPLBACKEND="Agg"))
+        client.execute(env=dict(os.environ, KIT_PROFILE=profile, HF_HUB_OFFLINE="1", MPLBACKEND="Agg"))
     finally:
         nbformat.write(notebook, copy)
     return copy

@@ -302,14 +302,24 @@ class Grader:
                                   grader_version=self.version)
         parsed = parse_notebook(path)
         result.warnings = list(parsed.warnings)
+        clock = time.time()
+
+        def stage(name: str) -> None:
+            nonlocal clock
+            result.stages[name] = round(time.time() - clock, 3)
+            clock = time.time()
+
+        stage("read notebook")
         if parsed.error:
             result.error = parsed.error
             result.tests = zero_everything(parsed.error)
             result.execution_time = time.time() - started
             return result
         result.tests = self.grade_functions(parsed)
+        stage(f"functions ({len(worker_groups([c.name for c in checks.FUNCTION_CHECKS]))} workers)")
         for check in checks.CELL_CHECKS:
             cell_items, curves = self.grade_cell(parsed, check)
+            stage(check.grade_id)
             if curves:
                 result.curves[check.grade_id] = curves
             result.tests += [TestResult(f"{check.grade_id}: {i.name}", check.grade_id, check.item.part,
@@ -317,6 +327,7 @@ class Grader:
                              for i in cell_items]
         result.tests += manual_lines(parsed)
         result.figures = {i.name: parsed.figures(i.figures) for i in items.ITEMS if i.figures and parsed.figures(i.figures)}
+        stage("hand-graded answers and figures")
         result.execution_time = time.time() - started
         return result
 

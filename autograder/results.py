@@ -14,7 +14,7 @@ from pathlib import Path
 from alignment_kit import items
 
 STATUSES = ("passed", "failed", "manual")  # manual: waits for a person; never counted as lost
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: per-stage seconds (`stages`)
 
 
 @dataclass
@@ -50,6 +50,7 @@ class SubmissionResult:
     curves: dict[str, dict] = field(default_factory=dict)  # item -> {"student": [...], "reference": [...]}
     figures: dict[str, list[str]] = field(default_factory=dict)  # item -> base64 PNGs saved in its cell's outputs
     grader_version: str = ""
+    stages: dict[str, float] = field(default_factory=dict)  # where the time went: stage -> seconds
 
     # ------------------------------------------------------------------ scores
     @property

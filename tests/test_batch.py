@@ -129,6 +129,7 @@ def _timeless(path):
     """A results.json or record.json without its timing fields."""
     data = json.loads(path.read_text())
     data.pop("execution_time", None)
+    data.pop("stages", None)
     return data
 
 
