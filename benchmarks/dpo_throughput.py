@@ -5,8 +5,10 @@
 All three train the same model (the embedded SmolLM2-135M-Instruct, or --model) on the same rows of
 the kit's train split, with the same batch size, length, beta and learning rate, in the precision the
 kit picks for the device. The plain loop is the solution's training-loop cell; the fast path is the
-solution's `fast_train` (its one-off reference pass is included in its time). Each runs in its own
-process, so peak memory is its own: peak RSS on a CPU, `torch.cuda.max_memory_allocated` on CUDA.
+solution's `fast_train` on the same rows batched by `length_grouped_batches` (its one-off reference
+pass is included in its time). Each runs in its own
+process, so peak memory is its own. `trl` is DPOTrainer with its defaults, which turn gradient
+checkpointing on (less memory, more compute); `trl-no-ckpt` turns it off, as the kit's loops run: peak RSS on a CPU, `torch.cuda.max_memory_allocated` on CUDA.
 The first step of each is a warm-up and is not timed. tokens/s counts the real (unpadded) tokens of
 both sequences of each pair, from the kit's tokenization (TRL tokenizes the same rows itself).
 On CUDA, --course uses the course sizes (batch 16, length 1024) and prints the projected time of
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import time
 
-METHODS = ("plain", "fast", "trl")
+METHODS = ("plain", "fast", "trl", "trl-no-ckpt")  # trl: its defaults (gradient checkpointing on)
 
 
 def _rows(tokenizer, count: int, max_len: int):
@@ -89,12 +91,16 @@ def run_one(method: str, args) -> dict:
                 get_log_prob=reference_function("get_log_prob"), dpo_loss=reference_function("dpo_loss")))
     elif method == "fast":
         fast_train = reference_function("fast_train")
+        grouped = reference_function("length_grouped_batches")(rows, args.batch_size, seed=0)
+        batches = [{k: v.to(device) for k, v in collate([rows[i] for i in group], tokenizer.pad_token_id).items()}
+                   for group in grouped]  # the same rows, batched by length
 
         def train(chunk):
             fast_train(policy, reference, chunk, optimizer, scaler, 0.1, args.max_len, autocast)
     else:
-        seconds = _trl_seconds(raw, policy, reference, tokenizer, args, precision, device)
-    if method != "trl":
+        seconds = _trl_seconds(raw, policy, reference, tokenizer, args, precision, device,
+                               checkpointing=method == "trl")
+    if not method.startswith("trl"):
         train(batches[:1])  # warm-up
         _sync(device)
         if device == "cuda":
@@ -112,7 +118,7 @@ def run_one(method: str, args) -> dict:
     return timed
 
 
-def _trl_seconds(raw, policy, reference, tokenizer, args, precision, device) -> float:
+def _trl_seconds(raw, policy, reference, tokenizer, args, precision, device, checkpointing: bool) -> float:
     """Train TRL's DPOTrainer for args.steps steps (conversational rows, same sizes); the seconds of all
     steps after the first, measured by a callback (building the trainer and tokenizing are not timed)."""
     import torch
@@ -140,7 +146,8 @@ def _trl_seconds(raw, policy, reference, tokenizer, args, precision, device) -> 
     config = DPOConfig(output_dir="/tmp/dpo-throughput", per_device_train_batch_size=args.batch_size,
                        max_steps=args.steps, max_length=args.max_len, beta=0.1, learning_rate=args.lr,
                        logging_steps=1000, save_strategy="no", report_to="none", disable_tqdm=True,
-                       dataloader_num_workers=0, **trl_precision_flags(precision))
+                       dataloader_num_workers=0, gradient_checkpointing=checkpointing,
+                       **trl_precision_flags(precision))
     clock = StepClock()
     trainer = DPOTrainer(model=policy, ref_model=reference, args=config, train_dataset=data,
                          processing_class=tokenizer, callbacks=[clock])
@@ -187,11 +194,11 @@ def main() -> None:
     trl = next((r for r in results if r["method"] == "trl"), None)
     print(f"\n{args.steps - 1} timed steps of {args.batch_size} pairs at length {args.max_len} on "
           f"{results[0]['device'] if results else '?'}; {time.strftime('%Y-%m-%d')}")
-    print(f"{'method':8} {'pairs/s':>9} {'tokens/s':>10} {'peak MiB':>10} {'vs TRL':>8} {'peak vs TRL':>12}")
+    print(f"{'method':12} {'pairs/s':>9} {'tokens/s':>10} {'peak MiB':>10} {'vs TRL':>8} {'peak vs TRL':>12}")
     for r in results:
         ratio = f"{r['pairs_per_s'] / trl['pairs_per_s']:.2f}x" if trl else "-"
         memory = f"{r['peak_mib'] / trl['peak_mib']:.2f}x" if trl else "-"
-        print(f"{r['method']:8} {r['pairs_per_s']:9.2f} {r['tokens_per_s']:10.0f} {r['peak_mib']:10.0f} {ratio:>8} {memory:>12}")
+        print(f"{r['method']:12} {r['pairs_per_s']:9.2f} {r['tokens_per_s']:10.0f} {r['peak_mib']:10.0f} {ratio:>8} {memory:>12}")
     if args.course and results:
         from alignment_kit import paths as runtime_paths
         rows = len((runtime_paths.DATA_DIR / "train.jsonl").read_text().splitlines())

@@ -55,7 +55,8 @@ def main() -> None:
         seconds = _timed([python, "-m", "autograder", "grade", str(flat), "--out", str(work / f"grades-{jobs}"),
                           "--jobs", str(jobs), "--no-gradebook"])
         rows.append((f"python -m autograder grade --jobs {jobs}", seconds))
-    env = dict(os.environ, KIT_PROFILE="smoke", HF_HUB_OFFLINE="1", MPLBACKEND="Agg", HOME=str(course))
+    env = dict(os.environ, KIT_PROFILE="smoke", HF_HUB_OFFLINE="1", MPLBACKEND="Agg", HOME=str(course),
+               PATH=f"{Path(python).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}")  # nbgrader calls `alembic`
     _timed([python, "-m", "nbgrader", "generate_assignment", paths.ASSIGNMENT, "--force"], cwd=course, env=env)
     seconds = _timed([python, "-m", "nbgrader", "autograde", paths.ASSIGNMENT, "--force"], cwd=course, env=env)
     rows.append(("nbgrader autograde (smoke profile)", seconds))

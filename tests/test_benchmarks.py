@@ -15,6 +15,6 @@ def test_dpo_throughput_prints_one_row_per_method_with_ratios_to_trl(kit_assets)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     lines = done.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("method"))
-    rows = {line.split()[0]: line.split() for line in lines[header + 1:header + 4]}
-    assert set(rows) == {"plain", "fast", "trl"}, done.stdout
+    rows = {line.split()[0]: line.split() for line in lines[header + 1:header + 5]}
+    assert set(rows) == {"plain", "fast", "trl", "trl-no-ckpt"}, done.stdout
     assert rows["trl"][4] == "1.00x", done.stdout
