@@ -1,4 +1,5 @@
-"""Glue for the star section's online DPO round (not graded; the graded parts are the student's own).
+"""Glue for the star section's online DPO round and the fast-path demo (not graded; the graded parts
+are the student's own).
 
 `sample_candidates` has a policy answer each prompt several times and the reward model score each
 answer; `train_round` runs the student's own training-loop cell once more (re-run from the kernel's

@@ -47,7 +47,7 @@ def choose_sizes(profile: str, device: str) -> tuple[dict, str]:
             return sizes, f"course sizes, with gradient accumulation for a {memory:.0f} GiB GPU"
         return sizes, f"course sizes ({memory:.0f} GiB GPU)"
     if profile == "full":
-        return dict(PROFILE_SIZES[profile]), f"short sizes: no GPU ({device}), the course's epoch at length 1024 needs one"
+        return dict(PROFILE_SIZES[profile]), f"short sizes ({device}): the course's epoch at length 1024 needs a CUDA GPU"
     return dict(PROFILE_SIZES[profile]), "smoke sizes: tiny model"
 
 

@@ -61,7 +61,7 @@ def test_cuda_gets_the_course_sizes_with_accumulation_only_where_memory_needs_it
         assert gpu.dpo_steps == EPOCH == gpu.reward_steps
     assert (t4.micro_batch_size, t4.grad_accumulation) == (4, 4) and "gradient accumulation" in t4.sizing
     assert (h100.micro_batch_size, h100.grad_accumulation) == (16, 1)
-    assert cpu.max_seq_len == 128 and cpu.dpo_steps == 50 and "no GPU" in cpu.sizing
+    assert cpu.max_seq_len == 128 and cpu.dpo_steps == 50 and "needs a CUDA GPU" in cpu.sizing
     t4.fit_to_data(2400)
     assert (t4.dpo_steps, t4.loop_steps, t4.reward_steps) == (150, 600, 150)
     assert COURSE_SIZES["max_prompt_length"] + COURSE_SIZES["max_completion_length"] == COURSE_SIZES["max_seq_len"]
