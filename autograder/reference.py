@@ -1,6 +1,7 @@
 """The trusted side: reference functions and cells, read from the nbgrader source notebook."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from pathlib import Path
@@ -34,6 +35,22 @@ def reference_namespace(path: str = str(paths.SOLUTION_NOTEBOOK)) -> dict:
 
 def reference_function(name: str, path: str = str(paths.SOLUTION_NOTEBOOK)):
     return reference_namespace(path)[name]
+
+
+def run_reference_loop(policy, reference, batches, optimizer, scaler, beta: float, max_seq_len: int,
+                       device: str = "cpu", autocast=contextlib.nullcontext) -> list[float]:
+    """Run the solution's training-loop cell once over `batches` (trusted code); returns its logged losses.
+    The arguments mirror the notebook's `fast_train`, so the two paths are called alike."""
+    import torch
+    from tqdm.auto import tqdm
+
+    namespace = dict(torch=torch, tqdm=functools.partial(tqdm, disable=True), policy_model=policy, ref_model=reference,
+                     train_loader=batches, NUM_DPO_STEPS=len(batches), BETA=beta, MAX_SEQ_LEN=max_seq_len,
+                     DEVICE=device, autocast=autocast, losses=[], accs=[], margins=[], optimizer=optimizer,
+                     scaler=scaler, get_log_prob=reference_function("get_log_prob"),
+                     dpo_loss=reference_function("dpo_loss"))
+    exec(compile(reference_notebook().cell("dpo_training_loop"), "<reference loop>", "exec"), namespace)  # noqa: S102
+    return namespace["losses"]
 
 
 def reference_source(names: tuple[str, ...], path: str = str(paths.SOLUTION_NOTEBOOK)) -> str:

@@ -17,7 +17,6 @@ one epoch over the train split.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 import resource
@@ -53,7 +52,7 @@ def run_one(method: str, args) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from alignment_kit import device as device_lib
-    from autograder.reference import reference_function, reference_notebook
+    from autograder.reference import reference_function, run_reference_loop
 
     device = device_lib.pick_device()
     precision = device_lib.pick_precision(device)
@@ -74,21 +73,9 @@ def run_one(method: str, args) -> dict:
     collate = reference_function("pad_collate_fn")
     batches = [{k: v.to(device) for k, v in b.items()}
                for b in DataLoader(rows, batch_size=args.batch_size, collate_fn=lambda b: collate(b, tokenizer.pad_token_id))]
-    timed = {}
     if method == "plain":
-        loop = reference_notebook().cell("dpo_training_loop")
-
-        class Quiet:
-            def update(self, *a): pass
-            def set_postfix(self, *a, **k): pass
-            def close(self): pass
-
         def train(chunk):
-            exec(compile(loop, "<loop>", "exec"), dict(  # noqa: S102 - trusted reference code
-                torch=torch, tqdm=lambda *a, **k: Quiet(), policy_model=policy, ref_model=reference, train_loader=chunk,
-                NUM_DPO_STEPS=len(chunk), BETA=0.1, MAX_SEQ_LEN=args.max_len, DEVICE=device, autocast=autocast,
-                losses=[], accs=[], margins=[], optimizer=optimizer, scaler=scaler,
-                get_log_prob=reference_function("get_log_prob"), dpo_loss=reference_function("dpo_loss")))
+            run_reference_loop(policy, reference, chunk, optimizer, scaler, 0.1, args.max_len, device, autocast)
     elif method == "fast":
         fast_train = reference_function("fast_train")
         grouped = reference_function("length_grouped_batches")(rows, args.batch_size, seed=0)
@@ -112,10 +99,9 @@ def run_one(method: str, args) -> dict:
     pairs = (len(batches) - 1) * args.batch_size
     peak = (torch.cuda.max_memory_allocated() if device == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    timed.update(method=method, seconds=seconds, pairs=pairs, pairs_per_s=pairs / seconds,
-                 tokens_per_s=pairs * _tokens_per_pair(rows, args.max_len) / seconds, peak_mib=peak / 2**20,
-                 device=f"{device}/{precision}")
-    return timed
+    return dict(method=method, seconds=seconds, pairs=pairs, pairs_per_s=pairs / seconds,
+                tokens_per_s=pairs * _tokens_per_pair(rows, args.max_len) / seconds, peak_mib=peak / 2**20,
+                device=f"{device}/{precision}")
 
 
 def _trl_seconds(raw, policy, reference, tokenizer, args, precision, device, checkpointing: bool) -> float:

@@ -8,7 +8,6 @@ loop), and the loss must move by more than that, so the comparison can fail.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 
@@ -18,7 +17,7 @@ from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from alignment_kit import paths as runtime_paths
-from autograder.reference import reference_function, reference_notebook
+from autograder.reference import reference_function, run_reference_loop
 
 MAX_SEQ_LEN, BATCH, STEPS, BETA, LR = 72, 3, 4, 0.1, 1e-3
 
@@ -38,22 +37,9 @@ def setup(kit_assets):
 
 
 def _plain_losses(model, batches) -> list[float]:
-    loop = reference_notebook().cell("dpo_training_loop")
-    policy, reference = copy.deepcopy(model), copy.deepcopy(model).eval()
-    namespace = dict(torch=torch, tqdm=lambda *a, **k: _Quiet(), policy_model=policy, ref_model=reference,
-                     train_loader=batches, NUM_DPO_STEPS=len(batches), BETA=BETA, MAX_SEQ_LEN=MAX_SEQ_LEN,
-                     DEVICE="cpu", autocast=contextlib.nullcontext, losses=[], accs=[], margins=[],
-                     optimizer=torch.optim.AdamW(policy.parameters(), lr=LR),
-                     scaler=torch.amp.GradScaler("cpu", enabled=False),
-                     get_log_prob=reference_function("get_log_prob"), dpo_loss=reference_function("dpo_loss"))
-    exec(compile(loop, "<reference loop>", "exec"), namespace)  # noqa: S102 - trusted reference code
-    return namespace["losses"]
-
-
-class _Quiet:
-    def update(self, *args): pass
-    def set_postfix(self, *args, **kwargs): pass
-    def close(self): pass
+    policy = copy.deepcopy(model)
+    return run_reference_loop(policy, copy.deepcopy(model).eval(), batches, torch.optim.AdamW(policy.parameters(), lr=LR),
+                              torch.amp.GradScaler("cpu", enabled=False), BETA, MAX_SEQ_LEN)
 
 
 def test_the_fast_path_gives_the_plain_loops_losses(setup):
