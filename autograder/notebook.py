@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,9 +87,21 @@ def _is_literal(node: ast.AST) -> bool:
         return False
 
 
+# CPython 3.11 keeps the AST builder's recursion counter per interpreter, not per thread, so two threads
+# parsing at once can fail with "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905).
+# `grade --jobs N` grades in N threads, so every parse in the grader goes through this lock.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_python(source: str) -> ast.Module:
+    """`ast.parse`, one thread at a time (see _PARSE_LOCK)."""
+    with _PARSE_LOCK:
+        return ast.parse(source)
+
+
 def parse_cell(source: str) -> ast.Module | None:
     try:
-        return ast.parse(strip_magics(source))
+        return parse_python(strip_magics(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from autograder import paths
-from autograder.notebook import ParsedNotebook, parse_notebook
+from autograder.notebook import ParsedNotebook, parse_notebook, parse_python
 
 
 HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
@@ -57,7 +57,7 @@ def reference_source(names: tuple[str, ...], path: str = str(paths.SOLUTION_NOTE
     """Source of the named reference functions, to place beside student code for substitution."""
     import ast
 
-    tree = ast.parse(reference_notebook(path).definitions())
+    tree = parse_python(reference_notebook(path).definitions())
     keep = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
             or (isinstance(n, ast.FunctionDef) and n.name in names)]
     return "\n\n".join(ast.unparse(n) for n in keep)

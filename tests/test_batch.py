@@ -38,6 +38,43 @@ def test_killed_run_resumes_without_regrading(graded):
         assert (out / student / "record.json").stat().st_mtime == mtime, f"{student} was graded twice"
 
 
+def test_the_example_run_has_no_grader_fault(graded):
+    faults = {student: r.error for student, r in graded[4].items() if r.grader_fault}
+    assert not faults, faults
+
+
+def test_notebooks_graded_in_parallel_threads_are_parsed_one_at_a_time(monkeypatch):
+    """CPython 3.11's AST builder is not thread-safe (see autograder.notebook._PARSE_LOCK): no two grader
+    threads may be inside `ast.parse` at once, whichever path (student notebook, reference source) parses."""
+    import ast
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.notebook import parse_notebook
+    from autograder.reference import reference_source
+
+    parse, inside, most, guard = ast.parse, [0], [0], threading.Lock()
+
+    def slow_parse(*args, **kwargs):
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.005)
+        try:
+            return parse(*args, **kwargs)
+        finally:
+            with guard:
+                inside[0] -= 1
+
+    monkeypatch.setattr(ast, "parse", slow_parse)
+    work = [lambda: parse_notebook(EXAMPLES / "bob.ipynb").definitions(), lambda: reference_source(("pad",))] * 4
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for future in [pool.submit(job) for job in work]:
+            assert future.result()
+    assert most[0] == 1
+
+
 def test_a_second_run_regrades_nothing(graded, capsys):
     out, inputs, _, config, _ = graded
     before = {p: p.stat().st_mtime for p in out.glob("*/*.json")}
