@@ -77,12 +77,12 @@ def html_page(result: SubmissionResult) -> str:
 
 
 def plot_curve(name: str, curves: dict, path: Path) -> None:
-    import matplotlib
+    """Plot a re-run cell's curve against the reference's. A bare Figure, not pyplot: `grade --jobs N`
+    writes feedback from N threads, and pyplot's registry of open figures is shared by all of them."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(5, 3))
+    figure = Figure(figsize=(5, 3))
+    axis = figure.subplots()
     axis.plot(curves.get("reference") or [], "o-", label="reference")
     axis.plot(curves.get("student") or [], "x--", label="your cell")
     axis.set_xlabel("step")
@@ -91,7 +91,6 @@ def plot_curve(name: str, curves: dict, path: Path) -> None:
     axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=90)
-    plt.close(figure)
 
 
 def write_feedback(result: SubmissionResult, folder: Path) -> None:
