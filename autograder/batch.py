@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from autograder import gradebook, nbgrader_course, report
 from autograder.config import GradeConfig, Limits
-from autograder.grade import Grader, content_hash, zero_everything
+from autograder.grade import Grader, content_hash, grader_fault, zero_everything
 from autograder.results import SubmissionResult, write_json_atomic
 
 
@@ -92,9 +91,7 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
         try:
             result = grader.grade(notebook, student)
         except Exception as error:  # noqa: BLE001 - a grader fault on one notebook must not stop the batch
-            reason = f"grader error: {type(error).__name__}: {error}"
-            print(f"{student}: {reason} (retried on the next run; please report it with this traceback)\n"
-                  + traceback.format_exc(), file=sys.stderr, flush=True)
+            reason = grader_fault(student, error)  # retried on the next run
             result = SubmissionResult(student, str(notebook), content_hash(notebook), zero_everything(reason),
                                       error=reason, grader_fault=True, grader_version=version)
         save(result, out / student)

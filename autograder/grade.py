@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 
@@ -365,3 +367,11 @@ def zero_everything(reason: str) -> list[TestResult]:
     """Every item at zero with the same reason, for a notebook that cannot be read at all."""
     return [TestResult(item.name if item.autograded else f"{item.name} (hand-graded)", item.name, item.part, 0.0,
                        item.points, reason, "failed" if item.autograded else "manual") for item in items.ITEMS]
+
+
+def grader_fault(student: str, error: Exception) -> str:
+    """The reason recorded when the grader itself failed on a notebook; the traceback goes to stderr to report."""
+    reason = f"grader error: {type(error).__name__}: {error}"
+    print(f"{student}: {reason} (a fault of the grader, not of the notebook; please report it with this traceback)\n"
+          + traceback.format_exc(), file=sys.stderr, flush=True)
+    return reason

@@ -135,7 +135,7 @@ def results_json(result, config: GradescopeConfig, notebook: str) -> dict:
 
 def run(root: Path) -> int:
     """Grade the submission under `root` (Gradescope's /autograder) and write results/results.json."""
-    from autograder.grade import Grader, zero_everything
+    from autograder.grade import Grader, grader_fault, zero_everything
     from autograder.results import SubmissionResult, write_json_atomic
     from autograder.worker import sandbox
 
@@ -151,7 +151,7 @@ def run(root: Path) -> int:
         try:
             result = Grader(limits).grade(notebook, student)
         except Exception as error:  # noqa: BLE001 - a grader fault still gets a results.json, flagged
-            reason = f"grader error: {type(error).__name__}: {error}"
+            reason = grader_fault(student, error)
             result = SubmissionResult(student, str(notebook), "", zero_everything(reason), error=reason, grader_fault=True)
     result.execution_time = time.time() - started
     write_json_atomic(root / "results" / "results.json",

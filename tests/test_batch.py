@@ -43,6 +43,28 @@ def test_the_example_run_has_no_grader_fault(graded):
     assert not faults, faults
 
 
+def test_a_grader_fault_is_a_flagged_zero_with_its_traceback_and_is_retried(tmp_path, monkeypatch, capsys):
+    from autograder.grade import Grader
+
+    shutil.copy(EXAMPLES / "erin.ipynb", tmp_path / "erin.ipynb")  # needs no worker: the fault is the only cost
+    config = GradeConfig(out_dir=str(tmp_path / "out"), jobs=1)
+    monkeypatch.setattr(Grader, "prepare_reference", lambda self: 0.0)
+    real_grade = Grader.grade
+
+    def broken(self, path, student):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(Grader, "grade", broken)
+    [first] = grade_all([str(tmp_path)], config)
+    assert first.grader_fault and first.score == 0 and first.error == "grader error: KeyError: 'boom'"
+    assert _results(tmp_path / "out", "erin")["extra_data"]["grader_fault"] is True
+    stderr = capsys.readouterr().err
+    assert "Traceback" in stderr and "in broken" in stderr and "please report it" in stderr
+    monkeypatch.setattr(Grader, "grade", real_grade)
+    [second] = grade_all([str(tmp_path)], config)
+    assert not second.grader_fault and second.error.startswith("the notebook is not valid JSON")
+
+
 def test_notebooks_graded_in_parallel_threads_are_parsed_one_at_a_time(monkeypatch):
     """CPython 3.11's AST builder is not thread-safe (see autograder.notebook._PARSE_LOCK): no two grader
     threads may be inside `ast.parse` at once, whichever path (student notebook, reference source) parses."""
