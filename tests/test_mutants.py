@@ -415,6 +415,12 @@ FUNCTION_MUTANTS += [
     _weighted_mutant("weighted_default_changed", "weights=None must give exactly the plain loss",
                      "loss = losses.mean()", "loss = (losses / len(losses)).mean()"),
     _weighted_mutant("weights_ignored", "`loss`", "(weights * losses).sum() / weights.sum()", "losses.mean()"),
+    _weighted_mutant("weighted_statistics", "are weighted too",
+                     "    return loss, (chosen_rewards > rejected_rewards).float().mean(), margins.mean()\n",
+                     "    if weights is None:\n"
+                     "        return loss, (chosen_rewards > rejected_rewards).float().mean(), margins.mean()\n"
+                     "    share = weights / weights.sum()\n"
+                     "    return loss, ((chosen_rewards > rejected_rewards).float() * share).sum(), (margins * share).sum()\n"),
 ]
 
 

@@ -147,8 +147,10 @@ def _weighted_mistake(kind: str):
             return (weights * terms).sum(), accuracy, margin
         if kind == "margins":
             return -F.logsigmoid(weights * margins).mean(), accuracy, margin
-        weighted = weights / weights.sum()
-        return (weighted * terms).sum(), ((w > l).float() * weighted).sum(), (margins * weighted).sum()
+        if kind == "weighted_stats":
+            weighted = weights / weights.sum()
+            return (weighted * terms).sum(), ((w > l).float() * weighted).sum(), (margins * weighted).sum()
+        raise ValueError(f"unknown weighted-loss mistake {kind!r}")
     return variant
 
 
@@ -163,7 +165,8 @@ WEIGHTED_DPO_LOSS = FunctionCheck(
                 _weighted_mistake("margins")),
         Mistake("without weights the loss changes: weights=None must give exactly the plain loss",
                 _weighted_mistake("normalised_to_one")),
-        Mistake("only the loss is weighted: the reward accuracy and the margin stay plain means",
+        Mistake("the reward accuracy and the margin are weighted too: only the loss takes the weights, the "
+                "accuracy and the margin stay plain means over the batch",
                 _weighted_mistake("weighted_stats")),
     ],
 )
