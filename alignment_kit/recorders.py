@@ -43,8 +43,8 @@ def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
     from alignment_kit.probes import kit_tokenizer
     from alignment_kit.tiny import make_tiny_causal_lm
 
-    tokenizer = kit_tokenizer()
-    policy, ref = make_tiny_causal_lm(tokenizer), make_tiny_causal_lm(tokenizer)
+    tokenizer, device = kit_tokenizer(), config.get("device", "cpu")
+    policy, ref = make_tiny_causal_lm(tokenizer).to(device), make_tiny_causal_lm(tokenizer).to(device)
     state = {"policy_rows": [], "ref_rows": [], "ref_grad_calls": 0, "masked_labels": [], "optimizer_steps": 0,
              "autocast_entries": 0, "scaled_losses": 0,
              "ref_start": [p.detach().clone() for p in ref.parameters()], "ref": ref}
@@ -64,7 +64,7 @@ def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
     ref.register_forward_pre_hook(recorder("ref"), with_kwargs=True)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=config["learning_rate"])
     optimizer.step = _counting(optimizer.step, state, "optimizer_steps")
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    scaler = torch.amp.GradScaler(device, enabled=False)
     scaler.scale = _counting(scaler.scale, state, "scaled_losses")
 
     @contextlib.contextmanager
@@ -74,13 +74,13 @@ def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
 
     settings = SimpleNamespace(beta=config["beta"], max_seq_len=config["max_seq_len"], dpo_steps=config["steps"],
                                batch_size=config["batch_size"], learning_rate=config["learning_rate"],
-                               device="cpu", precision="fp32", seed=0)
+                               device=device, precision="fp32", seed=0)
     namespace = {
         "torch": torch, "F": F, "tqdm": functools.partial(tqdm, disable=True), "DataLoader": DataLoader,
         "functools": functools, "policy_model": policy, "ref_model": ref, "tokenizer": tokenizer,
         "optimizer": optimizer, "scaler": scaler, "autocast": autocast, "settings": settings,
         "BETA": config["beta"], "MAX_SEQ_LEN": config["max_seq_len"], "NUM_DPO_STEPS": config["steps"],
-        "DEVICE": "cpu", "losses": [], "accs": [], "margins": [],
+        "DEVICE": device, "losses": [], "accs": [], "margins": [],
     }
     return namespace, state
 

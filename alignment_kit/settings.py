@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from alignment_kit import device as device_lib
-from alignment_kit import resolve
+from alignment_kit import resolve, stack
 
 EPOCH = -1  # a stage length meaning "one epoch over the train split" (resolved by fit_to_data)
 
@@ -137,7 +137,7 @@ class HomeworkSettings:
                            f"model: {model.location} ({model.origin}) | "
                            f"data: {dataset.location} ({dataset.origin})")
         if verbose:
-            print(settings.origin, flush=True)
+            print("\n".join([settings.origin, *stack.notes()]), flush=True)
         return settings
 
     def trl_precision(self) -> dict[str, bool]:

@@ -26,7 +26,8 @@ def _option(parser: argparse.ArgumentParser, flag: str, config: type, name: str,
 def build_parser() -> argparse.ArgumentParser:
     from autograder.config import GradeConfig, Limits
     from autograder.gradescope import VISIBILITIES, GradescopeConfig
-    from autograder.release import ReleaseConfig
+    from autograder.platforms import PlatformsConfig
+    from autograder.release import ReleaseConfig  # the configs' modules import nothing heavy at module level
 
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -42,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     _option(release, "--install-from", ReleaseConfig, "install_from")
     _option(release, "--nbgrader-course", ReleaseConfig, "nbgrader_course")
     _option(release, "--model-wheel", ReleaseConfig, "model_wheel")
+
+    platforms = verbs.add_parser("platforms", help="run the student bundle on Python 3.13 as on Colab, and with "
+                                 "the newest releases the runtime admits (needs PyPI)")
+    _option(platforms, "--out", PlatformsConfig, "out_dir")
+    _option(platforms, "--only", PlatformsConfig, "only")
+    _option(platforms, "--python313", PlatformsConfig, "python313")
 
     grade = verbs.add_parser("grade", help="grade notebooks: files, folders or an nbgrader submitted/ tree")
     grade.add_argument("paths", nargs="+", help=".ipynb files or folders")
@@ -76,10 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+GRADING_VERBS = ("grade", "gradescope-run", "reference")
+
+
+def _start_worker_template() -> None:
+    """Start the template process that forks grading workers now: its imports (torch, transformers, TRL)
+    then overlap the grader's own start-up instead of following it."""
+    from autograder.worker import zygote
+
+    try:
+        zygote()
+    except ValueError:  # a bad KIT_SANDBOX: the verb itself reports it where it can
+        pass
+
+
 def cli(argv: list[str] | None = None) -> int:
     # The reference solution imports trl.experimental; its "unstable API" warning means nothing here.
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     args = build_parser().parse_args(argv)
+    if args.verb in GRADING_VERBS:
+        _start_worker_template()
     if args.verb in ("assets", "resolve"):
         from alignment_kit.__main__ import main as runtime_main
 
@@ -97,6 +120,10 @@ def cli(argv: list[str] | None = None) -> int:
 
         return release.main(release.ReleaseConfig(out_dir=args.out_dir, install_from=args.install_from,
                                                   nbgrader_course=args.nbgrader_course, model_wheel=args.model_wheel))
+    if args.verb == "platforms":
+        from autograder import platforms
+
+        return platforms.main(platforms.PlatformsConfig(out_dir=args.out_dir, only=args.only, python313=args.python313))
     if args.verb == "grade":
         from autograder import batch
 

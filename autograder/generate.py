@@ -6,6 +6,8 @@ notebooks/<assignment>/; tests/test_student_notebook.py fails when the committed
 """
 from __future__ import annotations
 
+import copy
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +32,29 @@ def generate_into(release_root: Path, db_url: str | None = None) -> Path:
         if done.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return Path(release_root) / ASSIGNMENT / paths.SOLUTION_NOTEBOOK.name
+
+
+def strip_markers(source: str) -> str:
+    """A solution cell's source without its `### BEGIN/END SOLUTION` lines."""
+    return "\n".join(line for line in source.splitlines() if not re.match(r"\s*### (BEGIN|END) SOLUTION", line))
+
+
+def with_sources(notebook, changes: dict[str, str]):
+    """A copy of `notebook` whose cells with the given grade_ids have new sources."""
+    edited = copy.deepcopy(notebook)
+    for cell in edited.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in changes:
+            cell.source = changes[grade_id]
+    return edited
+
+
+def answered(student, solution, keep: set[str] | None = None):
+    """The student notebook with the `keep` solution cells (default: all) answered from the source notebook,
+    as a student's finished notebook looks: no solution markers, no hidden tests."""
+    solved = {c.metadata.get("nbgrader", {}).get("grade_id"): strip_markers(c.source) for c in solution.cells
+              if c.metadata.get("nbgrader", {}).get("solution")}
+    return with_sources(student, {gid: solved[gid] for gid in (solved if keep is None else keep)})
 
 
 def main() -> int:

@@ -36,12 +36,17 @@ def content_hash(path: Path) -> str:
 
 
 def grader_version() -> str:
-    """Changes whenever the checks, the runtime's judging code or the solution change, so old results are regraded."""
+    """Changes whenever the checks, the runtime's judging code or the solution change, so old results are regraded.
+    The runtime is the one imported (a checkout's, or the wheel installed on Gradescope): the same files give
+    the same version wherever they lie."""
+    import alignment_kit
+
     digest = hashlib.sha256(paths.SOLUTION_NOTEBOOK.read_bytes())
-    for package in (paths.REPO_ROOT / "autograder", paths.RUNTIME_DIR):
+    for package in (Path(__file__).resolve().parent, Path(alignment_kit.__file__).resolve().parent):
         for source in sorted(package.rglob("*")):
             if source.suffix in (".py", ".json") and "__pycache__" not in source.parts:
-                digest.update(source.relative_to(paths.REPO_ROOT).as_posix().encode() + source.read_bytes())
+                name = f"{package.name}/{source.relative_to(package).as_posix()}"
+                digest.update(name.encode() + source.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -5,11 +5,17 @@ output of every known mistake with its message, all as encoded data. For the tra
 stores the public configuration and the facts of the reference loop and of each known mistaken loop
 run under it (in a worker, as the grader runs them). The student runtime ships this file instead of
 any implementation; tests/test_fixtures.py fails when it is out of date.
+
+Floats from a computation differ between CPUs in their last digits, so `disagreements` compares a
+fresh render with the stored file the way the checks compare outputs: numbers within the tolerance
+the item's check uses, everything else (labels, messages, shapes, token ids, counts) exactly.
 """
 from __future__ import annotations
 
 import json
+import math
 
+from alignment_kit import cell_judges, outputs
 from alignment_kit.paths import FIXTURES
 from alignment_kit.recorders import LOOP
 from autograder import checks
@@ -42,12 +48,62 @@ def render() -> str:
     return json.dumps(compute(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def tolerance_of(name: str) -> tuple[float, float]:
+    """(atol, rtol) the check of `name` compares numbers with."""
+    if name == LOOP:
+        return cell_judges.LOSS_ATOL, cell_judges.LOSS_RTOL
+    spec = outputs.OUTPUTS[name].tolerance
+    return spec.atol, spec.rtol
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _walk(stored, fresh, where: str, tolerance: tuple[float, float], found: list[str]) -> None:
+    if _is_number(stored) and _is_number(fresh):
+        if isinstance(stored, int) and isinstance(fresh, int):
+            same = stored == fresh
+        elif math.isnan(stored) or math.isnan(fresh) or math.isinf(stored) or math.isinf(fresh):
+            same = repr(float(stored)) == repr(float(fresh))
+        else:
+            same = abs(stored - fresh) <= tolerance[0] + tolerance[1] * abs(stored)
+        if not same:
+            found.append(f"{where}: stored {stored!r}, fresh {fresh!r}")
+    elif isinstance(stored, dict) and isinstance(fresh, dict):
+        for key in sorted(set(stored) | set(fresh)):
+            if key not in stored or key not in fresh:
+                found.append(f"{where}.{key}: only in the {'fresh render' if key in fresh else 'stored file'}")
+            else:
+                _walk(stored[key], fresh[key], f"{where}.{key}", tolerance, found)
+    elif isinstance(stored, list) and isinstance(fresh, list):
+        if len(stored) != len(fresh):
+            found.append(f"{where}: {len(stored)} entries stored, {len(fresh)} fresh")
+        for index, (a, b) in enumerate(zip(stored, fresh)):
+            _walk(a, b, f"{where}[{index}]", tolerance, found)
+    elif stored != fresh or type(stored) is not type(fresh):
+        found.append(f"{where}: stored {str(stored)[:120]!r}, fresh {str(fresh)[:120]!r}")
+
+
+def disagreements(stored: dict, fresh: dict) -> list[str]:
+    """Where two renders differ beyond what a change of CPU explains (empty: they agree)."""
+    found: list[str] = []
+    for name in sorted(set(stored) | set(fresh)):
+        if name not in stored or name not in fresh:
+            found.append(f"{name}: only in the {'fresh render' if name in fresh else 'stored file'}")
+        else:
+            _walk(stored[name], fresh[name], name, tolerance_of(name), found)
+    return found
+
+
 def main(check_only: bool = False) -> int:
     fresh = render()
     if check_only:
-        current = FIXTURES.read_text() if FIXTURES.exists() else ""
-        print("fixtures are up to date" if current == fresh else "fixtures are stale: run python -m autograder fixtures")
-        return 0 if current == fresh else 1
+        stored = json.loads(FIXTURES.read_text()) if FIXTURES.exists() else {}
+        found = disagreements(stored, json.loads(fresh))
+        print("fixtures are up to date" if not found else
+              "fixtures are stale: run python -m autograder fixtures\n  " + "\n  ".join(found[:20]))
+        return 0 if not found else 1
     FIXTURES.parent.mkdir(parents=True, exist_ok=True)
     FIXTURES.write_text(fresh)
     print(f"wrote {FIXTURES}")

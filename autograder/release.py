@@ -17,12 +17,12 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment_kit import settings
 from alignment_kit.assets import WHEEL as MODEL_WHEEL
 from autograder import boundary, paths
 from autograder.generate import generate_into
 
 TEMPLATE = Path(__file__).parent / "templates" / "student_readme.md"
+PLATFORMS_TABLE = Path(__file__).parent / "templates" / "platforms.md"  # measured by `make platforms`; README.md shows it too
 INSTALL_CELL = "install-runtime"  # id of the notebook cell that installs the runtime
 INSTALL_LINE = 'KIT_INSTALL_FROM = ""'
 TIMINGS = """Measured on this kit's 2-core CPU machine (no GPU):
@@ -86,6 +86,8 @@ def student_notebook(target: Path, install_from: str) -> Path:
 
 
 def _profiles_table() -> str:
+    from alignment_kit import settings
+
     columns = ["dpo_steps", "batch_size", "reward_steps", "ppo_episodes", "max_new_tokens"]
     lines = ["| profile | model | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
     models = {"smoke": "tiny random Llama, real tokenizer", "full": "SmolLM(2)-135M-Instruct"}
@@ -105,7 +107,8 @@ def student_readme(files: list[Path], install_from: str, notebook: Path, wheel: 
         colab_note = f"First upload `{wheel.name}` to the session's files (the folder icon on the left)."
     return TEMPLATE.read_text().format(
         title=paths.ASSIGNMENT, files=listing, install_note=install_note, colab_note=colab_note, wheel=wheel.name,
-        model_wheel=MODEL_WHEEL, notebook=notebook.name, profiles=_profiles_table(), timings=TIMINGS)
+        model_wheel=MODEL_WHEEL, notebook=notebook.name, profiles=_profiles_table(), timings=TIMINGS,
+        platforms=PLATFORMS_TABLE.read_text().strip())
 
 
 def _zip(files: list[Path], target: Path) -> Path:

@@ -8,16 +8,14 @@ graded cells. Re-run after changing the solution (tests/test_examples.py checks 
 from __future__ import annotations
 
 import argparse
-import copy
-import re
 from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-SOLUTION = ROOT / "solutions" / "dpo_homework" / "dpo_homework.ipynb"
-STUDENT = ROOT / "notebooks" / "dpo_homework" / "dpo_homework.ipynb"
-OUT = ROOT / "data" / "example_submissions"
+from autograder.generate import answered, with_sources
+from autograder.paths import EXAMPLE_SUBMISSIONS as OUT
+from autograder.paths import SOLUTION_NOTEBOOK as SOLUTION
+from autograder.paths import STUDENT_NOTEBOOK as STUDENT
 
 LOG_PROB_NO_SHIFT = '''def get_log_prob(logits, labels, mask):
     log_probs = F.log_softmax(logits, dim=-1)
@@ -44,38 +42,20 @@ COLLATE_PAD_MASK = '''def pad_collate_fn(batch, pad_token_id):
 ANSWER = "We keep the end of the prompt because it is closest to the answer, and the start of the answer because that is where it begins."
 
 
-def strip_markers(source: str) -> str:
-    return "\n".join(line for line in source.splitlines() if not re.match(r"\s*### (BEGIN|END) SOLUTION", line))
-
-
-def replace(notebook, changes: dict[str, str]):
-    edited = copy.deepcopy(notebook)
-    for cell in edited.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in changes:
-            cell.source = changes[grade_id]
-    return edited
-
-
-def from_student_version(student, solution, keep: set[str] | None = None):
-    """The student version with the `keep` solution cells (default: all) answered from the source."""
-    solved = {c.metadata.get("nbgrader", {}).get("grade_id"): strip_markers(c.source) for c in solution.cells
-              if c.metadata.get("nbgrader", {}).get("solution")}
-    return replace(student, {gid: solved[gid] for gid in (solved if keep is None else keep)})
-
-
 def main(out: Path = OUT) -> None:
     student = nbformat.read(STUDENT, as_version=4)
-    solution = from_student_version(student, nbformat.read(SOLUTION, as_version=4))
+    solution = answered(student, nbformat.read(SOLUTION, as_version=4))
     training = next(c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "dpo_training_loop")
     submissions = {
-        "alice": replace(solution, {"truncation_answer": ANSWER}),
-        "bob": replace(solution, {"get_log_prob": LOG_PROB_NO_SHIFT, "pad": PAD_ALWAYS_RIGHT}),
-        "carol": replace(solution, {"dpo_loss": LOSS_SUMMED, "pad_collate_fn": COLLATE_PAD_MASK,
-                                    "dpo_training_loop": training.replace("            with torch.no_grad():\n                ref_chosen", "            if True:\n                ref_chosen")}),
-        "dave": from_student_version(student, nbformat.read(SOLUTION, as_version=4),
-                                     {"apply_chat_template", "tokenize_row", "pad", "pad_collate_fn", "make_dataloader",
-                                      "get_log_prob", "dpo_loss"}),
+        "alice": with_sources(solution, {"truncation_answer": ANSWER}),
+        "bob": with_sources(solution, {"get_log_prob": LOG_PROB_NO_SHIFT, "pad": PAD_ALWAYS_RIGHT}),
+        "carol": with_sources(solution, {"dpo_loss": LOSS_SUMMED, "pad_collate_fn": COLLATE_PAD_MASK,
+                                         "dpo_training_loop": training.replace(
+                                             "            with torch.no_grad():\n                ref_chosen",
+                                             "            if True:\n                ref_chosen")}),
+        "dave": answered(student, nbformat.read(SOLUTION, as_version=4),
+                         {"apply_chat_template", "tokenize_row", "pad", "pad_collate_fn", "make_dataloader",
+                          "get_log_prob", "dpo_loss"}),
     }
     out.mkdir(parents=True, exist_ok=True)
     for name, notebook in submissions.items():

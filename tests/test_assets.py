@@ -1,12 +1,13 @@
 """The embedded SmolLM2 checkpoint and the tiny test model."""
 import importlib.util
+import shutil
 import time
 
 import pytest
 import torch
 
 from alignment_kit import assets, paths
-from alignment_kit.tiny import TINY_SPEC, make_tiny_causal_lm
+from alignment_kit.tiny import make_tiny_causal_lm
 
 
 def test_embedded_model_is_a_normal_checkpoint(kit_assets):
@@ -21,6 +22,17 @@ def test_embedded_model_is_a_normal_checkpoint(kit_assets):
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
     assert rendered.endswith("<|im_start|>assistant\n")
     assert tokenizer.eos_token == "<|im_end|>"
+
+
+def test_special_tokens_are_the_ones_the_gguf_records(kit_assets):
+    """transformers' GGUF reader has set them wrongly in some releases (5.15: EOS = <|im_start|>, no pad)."""
+    from transformers import AutoTokenizer
+
+    recorded = assets.special_token_ids(assets.gguf_path())
+    assert recorded == {"bos_token": 1, "eos_token": 2, "unk_token": 0, "pad_token": 2}
+    for folder in (kit_assets["embedded"], kit_assets["tiny"]):
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        assert {name: getattr(tokenizer, f"{name}_id") for name in recorded} == recorded, folder
 
 
 def test_second_run_only_verifies(kit_assets):
@@ -44,12 +56,16 @@ def test_deleted_cache_is_recreated(tmp_path, monkeypatch, kit_assets):
 
 
 def test_damaged_cache_is_rebuilt(tmp_path, monkeypatch, kit_assets):
+    """A truncated file fails the manifest and is rebuilt (on the tiny model: the embedded one is copied in,
+    the previous test rebuilds that one from nothing)."""
+    shutil.copytree(kit_assets["embedded"], tmp_path / kit_assets["embedded"].name)
     monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path))
     target = assets.ensure_tiny_model()
+    assert assets.is_complete(target, assets.tiny_source())
     (target / "model.safetensors").write_bytes(b"truncated")
-    assert not assets.is_complete(target, f"tiny-llama:{TINY_SPEC}")
+    assert not assets.is_complete(target, assets.tiny_source())
     assets.ensure_tiny_model()
-    assert (target / "model.safetensors").stat().st_size > 1000
+    assert assets.is_complete(target, assets.tiny_source()) and (target / "model.safetensors").stat().st_size > 1000
 
 
 def test_missing_wheel_gives_one_clear_message(monkeypatch):

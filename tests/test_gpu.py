@@ -162,6 +162,27 @@ def test_trl_precision_flags_match_the_picked_precision(tmp_path):
     assert (config.bf16, config.fp16) == (flags["bf16"], flags["fp16"])
 
 
+def test_the_public_loop_checks_stored_trajectory_holds_on_cuda(tmp_path, kit_assets):
+    """The notebook's loop check compares a re-run with a trajectory stored from a CPU run, within the
+    grader's loss tolerance: the reference loop re-run on this GPU (TF32 off) must stay inside it."""
+    from alignment_kit import cell_judges, recorders
+    from alignment_kit.selfcheck import expected_public
+    from autograder.reference import reference_notebook, reference_source
+
+    stored = expected_public(recorders.LOOP)
+    config = dict(stored["config"], device="cuda")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    namespace, state = recorders.prepare_loop(config, tmp_path)
+    exec(compile(reference_source(("get_log_prob", "dpo_loss", "pad", "pad_collate_fn")), "<reference>", "exec"), namespace)
+    recorders.after_helpers_loop(namespace, config, state)
+    exec(compile(reference_notebook().cell(recorders.LOOP), "<reference loop>", "exec"), namespace)
+    facts = recorders.collect_loop(namespace, state)
+    results, _ = cell_judges.judge_loop([cell_judges.Configuration("", facts, stored["runs"], stored["messages"], "cuda")])
+    failed = [(r.name, r.message) for r in results if not r.passed]
+    assert not failed, failed
+    print("losses on cuda:", facts["losses"], "stored (cpu):", stored["runs"][""]["losses"])
+
+
 @pytest.fixture(scope="module")
 def stage_runs():
     """Both runs of the fixed-seed DPO stage: the picked low precision, then fp32 with the same skips."""

@@ -12,6 +12,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder import paths
@@ -29,18 +30,28 @@ def autograder_zip(tmp_path_factory, kit_assets):
 
 
 @pytest.fixture(scope="module")
-def gradescope_root(autograder_zip, tmp_path_factory):
-    """A /autograder layout after setup.sh."""
+def gradescope_root(autograder_zip, tmp_path_factory, kit_assets):
+    """A /autograder layout after setup.sh. What this session already computed (the converted models, and
+    the reference outputs of this same grader version, if graded already) is copied in first, so setup.sh
+    verifies it instead of computing it again; test_assets.py rebuilds a model cache from nothing."""
+    from autograder.grade import grader_version
+
     root = tmp_path_factory.mktemp("autograder")
     with zipfile.ZipFile(autograder_zip) as archive:
         archive.extractall(root / "source")
     for name in ("setup.sh", "run_autograder"):  # zipfile does not restore permissions
         os.chmod(root / "source" / name, 0o755)
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    for folder in kit_assets.values():
+        shutil.copytree(folder, root / "models" / folder.name)
+    computed = paths.grader_cache() / "reference" / f"{grader_version()}.json"
+    if computed.is_file():
+        (root / "grader-cache" / "reference").mkdir(parents=True)
+        shutil.copy(computed, root / "grader-cache" / "reference" / computed.name)
     env = dict(os.environ, KIT_GRADESCOPE_ROOT=str(root), KIT_REUSE_SITE_PACKAGES=site.getsitepackages()[0])
     done = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "reference outputs computed" in done.stdout
+    assert "reference outputs computed" in done.stdout and "embedded model verified" in done.stdout, done.stdout
     return root
 
 
@@ -93,12 +104,6 @@ def test_the_reference_gets_every_autograded_point(gradescope_root):
     assert "sandbox:" in stdout, "stdout (for instructors) says how student code was isolated"
 
 
-def test_a_flawed_submission_names_its_mistakes(gradescope_root):
-    data, _ = run_autograder(gradescope_root, {"bob.ipynb": (paths.EXAMPLE_SUBMISSIONS / "bob.ipynb").read_bytes()})
-    follows_the_spec(data)
-    log_prob = next(t for t in data["tests"] if t["name"] == "get_log_prob")
-    assert log_prob["score"] == 0 and "one-token shift" in log_prob["output"] and log_prob["status"] == "failed"
-    assert data["score"] == pytest.approx(notebooks.EXAMPLE_TOTALS["bob"])
 
 
 @pytest.mark.parametrize("files, reason", [
@@ -112,14 +117,19 @@ def test_an_ungradable_submission_gets_a_clear_zero(gradescope_root, files, reas
     assert data["score"] == 0 and reason in data["tests"][0]["output"] and data["tests"][0]["visibility"] == "visible"
 
 
-def test_a_submission_that_kills_its_worker_loses_only_that_item(gradescope_root, tmp_path):
+def test_a_flawed_submission_that_kills_its_worker_names_its_mistakes_and_loses_only_those(gradescope_root, tmp_path):
+    """bob's notebook (no one-token shift, pad ignores its side) with a dpo_loss that kills its worker."""
+    bob = nbformat.read(paths.EXAMPLE_SUBMISSIONS / "bob.ipynb", as_version=4)
     killer = notebooks.with_cell("dpo_loss", "def dpo_loss(*args, **kwargs):\n    import os, signal\n"
-                                             "    os.kill(os.getpid(), signal.SIGKILL)\n")
+                                             "    os.kill(os.getpid(), signal.SIGKILL)\n", bob)
     data, _ = run_autograder(gradescope_root, {"killer.ipynb": notebooks.write(killer, tmp_path / "k.ipynb").read_bytes()})
     follows_the_spec(data)
-    loss = next(t for t in data["tests"] if t["name"] == "dpo_loss")
-    assert loss["score"] == 0 and "killed" in loss["output"], loss
-    assert next(t for t in data["tests"] if t["name"] == "get_log_prob")["score"] == 1.0
+    tests = {t["name"]: t for t in data["tests"]}
+    assert tests["get_log_prob"]["score"] == 0 and "one-token shift" in tests["get_log_prob"]["output"]
+    assert tests["get_log_prob"]["status"] == "failed"
+    assert tests["dpo_loss"]["score"] == 0 and "killed" in tests["dpo_loss"]["output"], tests["dpo_loss"]
+    lost = tests["dpo_loss"]["max_score"] + tests["weighted_dpo_loss"]["max_score"]  # both call the killed dpo_loss
+    assert data["score"] == pytest.approx(notebooks.EXAMPLE_TOTALS["bob"] - lost)
 
 
 def test_without_namespaces_the_grade_is_the_same_and_stdout_says_so(gradescope_root):

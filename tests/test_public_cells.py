@@ -15,6 +15,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from autograder import paths
+from autograder.generate import strip_markers
 from autograder.checks.loop_mistakes import MISTAKES, loop_source
 from submissions import build
 
@@ -29,7 +30,7 @@ def _ppo_source(old: str, new: str) -> str:
     """The PPO cell with one change; it first takes back the trained reward model (a case may rebind it)."""
     source = build.source("ppo_training")
     assert old in source, f"the reference ppo_training cell changed: {old!r} not found"
-    return "reward_model = reward_trainer.model\n" + build.examples_script().strip_markers(source.replace(old, new))
+    return "reward_model = reward_trainer.model\n" + strip_markers(source.replace(old, new))
 
 
 PPO_MISTAKES = {

@@ -77,6 +77,14 @@ def test_the_bundle_holds_notebook_wheel_readme_and_zip(bundle):
         assert topic in readme, topic
 
 
+def test_both_readmes_show_the_measured_platform_table(bundle):
+    from autograder.release import PLATFORMS_TABLE
+
+    table = PLATFORMS_TABLE.read_text().strip()
+    assert table in (bundle[0] / "README.md").read_text()
+    assert table in (paths.REPO_ROOT / "README.md").read_text(), "README.md's platform table differs from the template"
+
+
 def test_the_released_notebook_installs_from_the_given_location(bundle):
     notebook = json.loads((bundle[0] / "dpo_homework.ipynb").read_text())
     first_code = next(c for c in notebook["cells"] if c["cell_type"] == "code")
@@ -137,7 +145,7 @@ def _fresh_venv(root: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_the_bundle_alone_runs_in_a_fresh_venv_offline(bundle, tmp_path):
+def test_the_bundle_alone_runs_in_a_fresh_venv_offline(bundle, tmp_path, kit_assets):
     log = []
     work = tmp_path / "student"
     shutil.copytree(bundle[0], work)
@@ -155,6 +163,8 @@ def test_the_bundle_alone_runs_in_a_fresh_venv_offline(bundle, tmp_path):
         assert not check or done.returncode == 0, log[-1]
         return done
 
+    for folder in kit_assets.values():  # converted once per session; test_assets.py rebuilds from nothing
+        shutil.copytree(folder, tmp_path / "model-cache" / folder.name)
     wheel = next(work.glob("alignment_kit-*.whl")).name
     run(python, "-m", "pip", "install", "--no-index", wheel)  # offline: its dependencies are already there
     where = run(python, "-c", "import alignment_kit; print(alignment_kit.__file__)").stdout

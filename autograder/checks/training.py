@@ -34,6 +34,7 @@ class LoopSetup:
     chosen_lengths: tuple[int, ...]  # each row's chosen completion is cut to this many tokens
     rejected_lengths: tuple[int, ...]
     learning_rate: float = 1e-3
+    device: str = "cpu"  # where the cell is re-run (the GPU tests re-run the public one on CUDA)
 
     def config(self) -> dict:
         """The configuration as data: rows tokenized with the reference functions (trusted side)."""
@@ -51,7 +52,7 @@ class LoopSetup:
                          "rejected_input_ids": row["rejected_input_ids"][:rejected]})
         return {"rows": rows, "pad_token_id": tokenizer.pad_token_id, "batch_size": self.batch_size,
                 "steps": self.steps, "beta": self.beta, "max_seq_len": self.max_seq_len,
-                "learning_rate": self.learning_rate}
+                "learning_rate": self.learning_rate, "device": self.device}
 
 
 # Prompts take 38-52 tokens: a window of 64 (or 56) leaves 4 to 26 completion tokens, so in every batch
@@ -74,8 +75,8 @@ def ignores_message(name: str, value, default) -> str:
 
 
 def judge(student: list[dict], expected: list[dict], setups: list[tuple[str, dict]]):
-    configs = [cell_judges.Configuration(label, facts, e["runs"], e["messages"])
-               for (label, _), facts, e in zip(setups, student, expected)]
+    configs = [cell_judges.Configuration(label, facts, e["runs"], e["messages"], config.get("device", "cpu"))
+               for (label, config), facts, e in zip(setups, student, expected)]
     return cell_judges.judge_loop(configs)
 
 

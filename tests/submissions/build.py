@@ -171,4 +171,6 @@ def examples_script():
 def filled_student_notebook(student: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The student notebook with every solution region answered from the source notebook, as a
     student who solved everything would hand it in (no solution markers, no hidden tests)."""
-    return examples_script().from_student_version(student, nbformat.read(str(paths.SOLUTION_NOTEBOOK), as_version=4))
+    from autograder.generate import answered
+
+    return answered(student, nbformat.read(str(paths.SOLUTION_NOTEBOOK), as_version=4))
