@@ -17,7 +17,8 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from alignment_kit import codec, items
+from alignment_kit import items
+from alignment_kit.sandbox import codec
 from alignment_kit.compare import plural
 from autograder import checks, paths
 from autograder.checks.cell_check import CellCheck, Item

@@ -1,6 +1,6 @@
 """Run grading workers in a default-deny sandbox, forked from a pre-imported template process.
 
-Full sandbox (root, and `unshare` works): the template process (`alignment_kit.zygote`) runs in new
+Full sandbox (root, and `unshare` works): the template process (`alignment_kit.sandbox.zygote`) runs in new
 mount, network and PID namespaces, in a private root file system that holds only the Python
 installation with its site-packages, the student runtime and the model cache (all read-only) and a
 few device files. Nothing else exists in there: no home folders, no shared /tmp, no other software's
@@ -36,7 +36,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from alignment_kit import guard
+from alignment_kit.sandbox import guard
 from alignment_kit import paths as runtime_paths
 from autograder.config import Limits
 
@@ -179,7 +179,7 @@ def _folder_size(folder: Path) -> int:
 
 
 class Zygote:
-    """One template process per sandbox mode (see alignment_kit/zygote.py); forks a worker per job."""
+    """One template process per sandbox mode (see alignment_kit/sandbox/zygote.py); forks a worker per job."""
 
     def __init__(self, box: Sandbox):
         self.box = box
@@ -189,7 +189,7 @@ class Zygote:
         self._events: dict[str, dict] = {}
         self._changed = threading.Condition()
         self.output: list[bytes] = []
-        command = [sys.executable, "-m", "alignment_kit.zygote"]
+        command = [sys.executable, "-m", "alignment_kit.sandbox.zygote"]
         scratch = SCRATCH_INSIDE
         if box.namespaces:
             root = self.folder / "root"

@@ -23,7 +23,7 @@ import sys
 
 CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x00020000, 4096, 16384, 1 << 18
 WARM_MODULES = ("torch", "torch.nn.functional", "transformers", "datasets", "trl", "trl.experimental.ppo",
-                "tqdm.auto", "alignment_kit.harness", "alignment_kit.recorders", "alignment_kit.cell_judges")
+                "tqdm.auto", "alignment_kit.sandbox.harness", "alignment_kit.recorders", "alignment_kit.cell_judges")
 
 
 def warm_up() -> None:
@@ -78,7 +78,7 @@ def _child(control: dict, fds: list[int]) -> None:
             private_scratch(scratch, control["scratch_mb"], control["scratch_files"])
         for name, value in control["environment"].items():
             os.environ[name] = value
-        from alignment_kit import harness
+        from alignment_kit.sandbox import harness
 
         with os.fdopen(job_fd, "rb") as stream:
             job = json.loads(stream.read().decode())

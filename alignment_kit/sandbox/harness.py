@@ -1,7 +1,7 @@
 """What a grading worker runs (student code runs only here).
 
 A worker is a child forked by the grader's template process (`zygote.py`), or a standalone
-`python -m alignment_kit.harness` reading its job on stdin; either way inside the grader's sandbox
+`python -m alignment_kit.sandbox.harness` reading its job on stdin; either way inside the grader's sandbox
 where the machine allows one. The process holds no answers: probe inputs arrive as data, the only
 reference code it gets is the helpers a graded cell or function is explicitly given, and the grader
 package is neither loaded nor importable. The worker
@@ -24,7 +24,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from alignment_kit import codec, guard, outputs, recorders
+from alignment_kit import outputs, recorders
+from alignment_kit.sandbox import codec, guard
 
 
 class StudentTimeout(BaseException):
