@@ -7,14 +7,15 @@
   instructor's `python -m autograder fixtures`; the grader's hidden configurations differ).
 * `check_reward_training(...)` and `check_ppo_training(...)` read the trainers the student built:
   a trained reward model, a separate value model and reference, the settings they were given, a
-  step completed.
+  step completed. (The grader goes further: it scores the reward model on pairs the notebook never
+  sees, and replays the PPO run to check the policy it trained.)
 """
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-from alignment_kit import cell_judges, items, recorders
+from alignment_kit import cell_judges, cell_outcomes, items, recorders
 from alignment_kit.compare import SelfCheckFailed
 from alignment_kit.notebook_code import strip_magics
 
@@ -69,12 +70,13 @@ def check_dpo_training_loop() -> None:
             exec(compile(source, "<your training loop>", "exec"), namespace)  # noqa: S102 - the student's own cell
         except Exception as raised:  # noqa: BLE001 - reported as a failed check
             error = f"{type(raised).__name__}: {raised}"
-        facts = recorders.collect_loop(namespace, state)
+        left = recorders.collect_loop(namespace, state)
+    run = {**left["facts"], **cell_outcomes.evaluate_loop(config, left["outcome"])}
     device = config.get("device", "cpu")
-    results, _ = cell_judges.judge_loop([cell_judges.Configuration("", facts, stored["runs"], stored["messages"], device)])
+    results, _ = cell_judges.judge_loop([cell_judges.Configuration("", run, stored["runs"], stored["messages"], device)])
     if error:
         results.insert(0, cell_judges.Item("cell ran to the end", 0.0, False, f"the loop raised {error}"))
-    report("DPO training loop", results, cell_judges.loop_notes(facts))
+    report("DPO training loop", results, cell_judges.loop_notes(run))
 
 
 def _settings(settings) -> dict:
@@ -102,5 +104,5 @@ def check_ppo_training(ppo_trainer, reward_trainer, settings, ppo_prompts) -> No
     """The PPOTrainer has its four models right, uses the trained reward model and the given settings."""
     trained = getattr(getattr(reward_trainer, "state", None), "global_step", 0) >= 1
     facts = recorders.ppo_facts(ppo_trainer, getattr(reward_trainer, "model", None) if trained else object())
-    results = cell_judges.judge_ppo([("", facts, {"prompt_rows": len(ppo_prompts)}, _settings(settings))])
+    results = cell_judges.judge_ppo([cell_judges.PpoRun("", facts, {"prompt_rows": len(ppo_prompts)}, _settings(settings))])
     report("PPO trainer", results)

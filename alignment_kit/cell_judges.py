@@ -1,24 +1,32 @@
-"""Judging a re-run cell: its facts against the reference run and known-mistake runs, given as data.
+"""Judging a re-run cell: the student's run against the reference's run and known-mistake runs.
 
-A cell is re-run under one or more configurations. For each, the judge gets the student's facts and
-`runs`: the facts of the reference run under the same configuration (key "") and of reference runs
-with a known mistake (key: the mistake's id, or ids joined by "+" for several), with each mistake's
-message. An item passes when its facts equal the reference's in every configuration.
+A run is a dict of the facts the recorders saw and the outcome evaluated from the data the cell
+left (`cell_outcomes.py`). Points come from outcomes; facts only take them away:
+* the loop: its losses and the policy it trained must match the reference run's, or those of a run
+  of the reference with the mistakes the facts name, in every configuration. Then each structural
+  item passes unless a fact names its mistake. When the outcome matches no run, nothing is credited:
+  facts alone never earn points;
+* the reward cell: the reward model's held-out accuracy, computed by the judge from the trained
+  weights, must clear a threshold; the setup item is credited only on top of that;
+* the PPO cell: the run must have trained and match a replay of it (by the grader); then the
+  structural items are judged on the facts. The public check, which cannot replay, judges the facts.
 
-One mistake costs once: once an item has named a mistake, later items also accept the facts of the
-reference run *with that mistake*, so the same bug does not cost points again downstream (for
-instance a wrong truncation does not also fail the loss trajectory).
+One mistake costs once: once an item has named a mistake, later items also accept the outcome of the
+reference run *with that mistake*, so the same bug does not cost points again downstream (a wrong
+truncation does not also fail the loss trajectory).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+from alignment_kit.cell_outcomes import close, largest_gap
 from alignment_kit.compare import plural
 
 LOSS_ATOL, LOSS_RTOL = 1e-4, 1e-3  # fp32 on a CPU; different op orders stay far inside this
 REWARD_MIN_ACCURACY = 0.6  # "above chance" with margin; the reference run reaches far more
+NOT_CREDITED = ("not credited: the points of the loop come from what it trains, and its losses or the policy it "
+                "leaves match neither the reference run nor a run with a known mistake")
 
 
 @dataclass
@@ -37,16 +45,23 @@ class Item:
 
 @dataclass
 class Configuration:
-    """One re-run: how it is described to students, the student's facts and the comparison runs."""
+    """One re-run: how it is described to students, the student's run and the comparison runs."""
 
     label: str
     student: dict
-    runs: dict[str, dict]  # "" -> reference facts, mistake id(s) -> facts
+    runs: dict[str, dict]  # "" -> the reference run, mistake id(s) -> the reference run with that mistake
     messages: dict[str, str] = field(default_factory=dict)  # mistake id -> message
     device: str = "cpu"  # where the cell was re-run (and the reference run with it)
 
     def run_with(self, mistakes: list[str]) -> dict | None:
-        return self.runs.get("+".join(sorted(mistakes)))
+        """The reference run with `mistakes`. An ignored input that has no run here (it keeps its value in
+        this configuration) changes nothing, so it is left out."""
+        present = [m for m in mistakes if m in self.runs or not m.startswith("ignores:")]
+        return self.runs.get("+".join(sorted(present)))
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.label}: " if self.label else ""
 
 
 @dataclass(frozen=True)
@@ -77,52 +92,40 @@ def judge_aspect(aspect: Aspect, configs: list[Configuration], identified: list[
             continue
         named = [key for key, facts in sorted(config.runs.items()) if key and "+" not in key
                  and _same_view(aspect.view, config.student, facts) and not _same_view(aspect.view, facts, reference)]
-        prefix = f"{config.label}: " if config.label else ""
         if named:
             identified.append(named[0])
-            return Item(aspect.name, aspect.points, False, prefix + config.messages[named[0]])
+            return Item(aspect.name, aspect.points, False, config.prefix + config.messages[named[0]])
         try:
             message = aspect.fallback(config.student, reference)
         except (KeyError, TypeError, ValueError):
             message = "the cell left results that cannot be read"
-        return Item(aspect.name, aspect.points, False, prefix + message)
+        return Item(aspect.name, aspect.points, False, config.prefix + message)
     return Item(aspect.name, aspect.points, True, "ok")
 
 
 def losses_close(got, expected) -> bool:
-    if not isinstance(got, list) or not isinstance(expected, list) or len(got) != len(expected):
-        return False
-    return all(isinstance(a, float) and math.isfinite(a) and abs(a - b) <= LOSS_ATOL + LOSS_RTOL * abs(b)
-               for a, b in zip(got, expected))
+    return close(got, expected, LOSS_ATOL, LOSS_RTOL)
 
 
-def judge_trajectory(configs: list[Configuration], identified: list[str], points: float,
-                     aspects: tuple[Aspect, ...] = ()) -> Item:
-    """The logged losses, against the reference run, or against the run with the mistakes named above.
-    A known mistake is named only if its run also agrees with the student's on every aspect (two
-    mistakes can leave the same losses: no backward pass and no optimizer step, say)."""
-    for config in configs:
-        got, reference = config.student.get("losses"), config.runs[""].get("losses")
-        if losses_close(got, reference):
-            continue
-        same_mistakes = config.run_with(identified) if identified else None
-        if same_mistakes is not None and losses_close(got, same_mistakes.get("losses")):
-            continue
-        prefix = f"{config.label}: " if config.label else ""
-        named = [key for key, facts in sorted(config.runs.items()) if key and "+" not in key
-                 and losses_close(got, facts.get("losses")) and not losses_close(facts.get("losses"), reference)
-                 and all(_same_view(a.view, config.student, facts) for a in aspects)]
-        if named:
-            return Item("loss trajectory", points, False, prefix + config.messages[named[0]])
-        shown = ", ".join(f"{v:.4f}" for v in got) if isinstance(got, list) else repr(got)
-        want = ", ".join(f"{v:.4f}" for v in reference or [])
-        hint = (" (after the mistakes named above there is more: the losses differ from a reference run that "
-                "makes the same mistakes)") if identified else ""
-        return Item("loss trajectory", points, False,
-                    f"{prefix}losses [{shown}] differ from the reference [{want}] "
-                    f"(tolerance {LOSS_ATOL} + {LOSS_RTOL} x |reference|; both runs on {config.device}){hint}")
-    note = "ok" if not identified else "ok: the losses match a reference run with the same mistake (counted once, above)"
-    return Item("loss trajectory", points, True, note)
+def outcome_matches(student: dict, run: dict | None) -> bool:
+    """Whether the student's loop did what `run` did: the same losses, and the same trained policy."""
+    return run is not None and losses_close(student.get("losses"), run.get("losses")) \
+        and close(student.get("policy_logratios"), run.get("policy_logratios"))
+
+
+def _outcome_mismatch(config: Configuration) -> str:
+    """Why a configuration's outcome matches nothing, in words."""
+    got, reference = config.student, config.runs[""]
+    if not losses_close(got.get("losses"), reference.get("losses")):
+        shown = ", ".join(f"{v:.4f}" for v in got["losses"]) if isinstance(got.get("losses"), list) else "nothing readable"
+        want = ", ".join(f"{v:.4f}" for v in reference.get("losses") or [])
+        return (f"{config.prefix}losses [{shown}] differ from the reference [{want}] (tolerance {LOSS_ATOL} + "
+                f"{LOSS_RTOL} x |reference|; both runs on {config.device})")
+    if got.get("policy_logratios") is None:
+        return f"{config.prefix}the trained policy could not be read: {got.get('policy_problem') or 'no weights'}"
+    gap = largest_gap(got.get("policy_logratios"), reference.get("policy_logratios"))
+    return (f"{config.prefix}the losses match, but the policy the loop leaves differs from the reference run's "
+            f"(its log-ratios on the configuration's sequences: {gap}): the last optimizer step is missing or differs")
 
 
 # ---------------------------------------------------------------------------------- DPO loop
@@ -135,7 +138,7 @@ def _steps_fallback(student: dict, reference: dict) -> str:
     logged = {name: len(student[name] or []) for name in ("losses", "accs", "margins")}
     wrong = {name: count for name, count in logged.items() if count != steps}
     if wrong:
-        return f"expected {plural(steps, 'entry')} in losses, accs and margins, found " + \
+        return f"expected {plural(steps, 'value')} in losses, accs and margins, found " + \
                ", ".join(f"{count} in {name}" for name, count in wrong.items())
     if student["optimizer_steps"] == 0:
         return "no optimizer step is taken: call scaler.step(optimizer) once per batch"
@@ -180,15 +183,41 @@ LOOP_ASPECTS = (
     Aspect("concatenation and truncation", 0.3, _rows_view, _rows_fallback),
     Aspect("loss mask", 0.3, _mask_view, _mask_fallback),
 )
-TRAJECTORY_POINTS = 0.8
+TRAJECTORY, TRAJECTORY_POINTS = "loss trajectory", 0.8
+
+
+def _mistake_only_the_outcome_shows(configs: list[Configuration]) -> str | None:
+    """A known mistake whose runs match the student's outcome everywhere (and agree with its facts), if any.
+    A configuration without a run of that mistake (an ignored input keeps its value there) takes the reference's."""
+    keys = sorted({key for c in configs for key in c.runs if key and "+" not in key})
+    for key in keys:
+        runs = [c.runs.get(key, c.runs[""]) for c in configs]
+        if not any(key in c.runs and not outcome_matches(c.runs[key], c.runs[""]) for c in configs):
+            continue  # this mistake changes no outcome: the facts have to name it
+        if all(outcome_matches(c.student, run) for c, run in zip(configs, runs)) and \
+                all(_same_view(a.view, c.student, run) for a in LOOP_ASPECTS for c, run in zip(configs, runs)):
+            return key
+    return None
 
 
 def judge_loop(configs: list[Configuration]) -> tuple[list[Item], list[str]]:
-    """The loop's items, and the ids of the mistakes they named (for a run with all of them)."""
+    """The loop's items, and the ids of the mistakes named (for a run with all of them)."""
     identified: list[str] = []
     items = [judge_aspect(aspect, configs, identified) for aspect in LOOP_ASPECTS]
-    items.append(judge_trajectory(configs, identified, TRAJECTORY_POINTS, LOOP_ASPECTS))
-    return items, identified
+    if all(outcome_matches(c.student, c.run_with(identified) if identified else c.runs[""]) for c in configs):
+        note = "ok" if not identified else "ok: the losses match a reference run with the same mistake (counted once, above)"
+        return items + [Item(TRAJECTORY, TRAJECTORY_POINTS, True, note)], identified
+    if not identified:
+        key = _mistake_only_the_outcome_shows(configs)
+        if key is not None:
+            config = next(c for c in configs if key in c.runs)
+            return items + [Item(TRAJECTORY, TRAJECTORY_POINTS, False, config.prefix + config.messages[key])], [key]
+    mismatch = next(_outcome_mismatch(c) for c in configs
+                    if not outcome_matches(c.student, c.run_with(identified) if identified else c.runs[""]))
+    hint = (" (and there is more than the mistakes named above: no run of the reference with them matches)"
+            if identified else "")
+    uncredited = [Item(i.name, i.points, False, i.message if not i.passed else NOT_CREDITED) for i in items]
+    return uncredited + [Item(TRAJECTORY, TRAJECTORY_POINTS, False, mismatch + hint)], identified
 
 
 def loop_notes(facts: dict) -> list[str]:
@@ -202,13 +231,6 @@ def loop_notes(facts: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- reward model
-def reward_accuracy(facts: dict) -> float | None:
-    chosen, rejected = facts.get("chosen_scores"), facts.get("rejected_scores")
-    if not chosen or not rejected or len(chosen) != len(rejected):
-        return None
-    return sum(c > r for c, r in zip(chosen, rejected)) / len(chosen)
-
-
 def reward_setup_problems(facts: dict, settings: dict, reference: dict | None) -> list[str]:
     """What is wrong with how the reward model was built and trained (`reference`: the reference run's
     facts under the same settings, to compare the number of training rows the trainer kept; None skips it)."""
@@ -233,28 +255,54 @@ def reward_setup_problems(facts: dict, settings: dict, reference: dict | None) -
     return problems
 
 
-def judge_reward(configs: list[tuple[str, dict, dict, dict]]) -> list[Item]:
-    """configs: (label, student facts, reference facts, settings); accuracy is judged on the first."""
+@dataclass
+class RewardRun:
+    """One configuration of the reward cell: the student's facts and outcome, and the reference's."""
+
+    label: str
+    student: dict
+    reference: dict
+    settings: dict
+
+
+def accuracy_item(run: RewardRun) -> Item:
+    """The held-out ranking, from the trained weights (evaluated by the judge on pairs the cell never saw)."""
+    accuracy, reference = run.student.get("accuracy"), run.reference.get("accuracy")
+    of_reference = f"; the reference run reaches {reference:.0%}" if isinstance(reference, float) else ""
+    if accuracy is None:
+        return Item("ranks held-out chosen above rejected", 0.5, False,
+                    f"the reward model could not be evaluated: {run.student.get('problem') or 'no weights'}")
+    if not run.student.get("trained"):
+        return Item("ranks held-out chosen above rejected", 0.5, False,
+                    "the reward model's weights are those it started from: it was never trained")
+    good = accuracy >= REWARD_MIN_ACCURACY
+    return Item("ranks held-out chosen above rejected", 0.5, good,
+                f"held-out accuracy {accuracy:.0%} (needs {REWARD_MIN_ACCURACY:.0%}{of_reference})")
+
+
+def judge_reward(runs: list[RewardRun]) -> list[Item]:
+    """Accuracy is judged on the first configuration; the setup on every one, and credited only on top of it."""
     problems = []
-    for label, student, reference, settings in configs:
-        problems += [f"{label}: {p}" if label else p for p in reward_setup_problems(student, settings, reference)]
+    for run in runs:
+        problems += [f"{run.label}: {p}" if run.label else p
+                     for p in reward_setup_problems(run.student, run.settings, run.reference)]
         if problems:
             break
-    items = [Item("reward_model trained with RewardTrainer", 0.2, not problems, "ok" if not problems else "; ".join(problems))]
-    _, student, reference, _ = configs[0]
-    accuracy, reference_accuracy = reward_accuracy(student), reward_accuracy(reference)
-    good = accuracy is not None and accuracy >= REWARD_MIN_ACCURACY
-    shown = "no scores" if accuracy is None else f"{accuracy:.0%}"
-    of_reference = f"; the reference run reaches {reference_accuracy:.0%}" if reference_accuracy is not None else ""
-    items.append(Item("ranks held-out chosen above rejected", 0.5, good,
-                      f"held-out accuracy {shown} (needs {REWARD_MIN_ACCURACY:.0%}{of_reference})"))
-    return items
+    accuracy = accuracy_item(runs[0])
+    if problems:
+        setup = Item("reward_model trained with RewardTrainer", 0.2, False, "; ".join(problems))
+    elif not accuracy.passed:
+        setup = Item("reward_model trained with RewardTrainer", 0.2, False,
+                     "not credited: the setup's points come with a trained reward model (see the held-out ranking)")
+    else:
+        setup = Item("reward_model trained with RewardTrainer", 0.2, True, "ok")
+    return [setup, accuracy]
 
 
 # ---------------------------------------------------------------------------------- PPO
 def _ppo_settings_problems(facts: dict, settings: dict, reference: dict) -> list[str]:
     problems = []
-    if facts["steps"] < 1:
+    if not isinstance(facts.get("steps"), int) or facts["steps"] < 1:
         problems.append("ppo_trainer.train() did not complete a step")
     if facts["total_episodes"] != settings["ppo_episodes"]:
         problems.append(f"total_episodes is {facts['total_episodes']}: use settings.ppo_episodes ({settings['ppo_episodes']} here)")
@@ -267,30 +315,55 @@ def _ppo_settings_problems(facts: dict, settings: dict, reference: dict) -> list
     return problems
 
 
-def judge_ppo(configs: list[tuple[str, dict, dict, dict]]) -> list[Item]:
-    """configs: (label, student facts, reference facts, settings); the model checks read the first."""
-    student = configs[0][1]
+@dataclass
+class PpoRun:
+    """One configuration of the PPO cell: the student's facts, the reference's, the settings given, and
+    whether the grader verified the run (it trained, and a replay of it gives the same policy)."""
+
+    label: str
+    student: dict
+    reference: dict
+    settings: dict
+    verified: bool = True
+    problem: str = ""
+
+
+PPO_ITEMS = (("PPOTrainer built", 0.4), ("policy is a causal LM", 0.3), ("separate reference policy", 0.3),
+             ("the trained reward model", 0.3), ("value model", 0.3), ("trains with the given settings", 0.4))
+
+
+def judge_ppo(runs: list[PpoRun]) -> list[Item]:
+    """The model checks read the first configuration; the settings every one. An unverified run earns nothing."""
+    student = runs[0].student
     if not student.get("trainer"):
         return [Item("PPOTrainer built", 2.0, False, "no `ppo_trainer` (a trl.experimental.ppo.PPOTrainer) was created")]
+    unverified = next((run for run in runs if not run.verified), None)
     problems = []
-    for label, facts, reference, settings in configs:
-        if not facts.get("trainer"):
-            problems = [f"{label}: no `ppo_trainer` was created"]
+    for run in runs:
+        if not run.student.get("trainer"):
+            problems = [f"{run.label}: no `ppo_trainer` was created"]
             break
-        problems = [f"{label}: {p}" if label else p for p in _ppo_settings_problems(facts, settings, reference)]
+        problems = [f"{run.label}: {p}" if run.label else p for p in _ppo_settings_problems(run.student, run.settings, run.reference)]
         if problems:
             break
     value_ok = (student["value"] == "sequence_classifier" and student["value_outputs"] == 1
                 and student["value_pad_set"] and not student["value_is_reward"])
     checks = [
-        ("PPOTrainer built", 0.4, True, "ok"),
-        ("policy is a causal LM", 0.3, student["policy"] == "causal_lm", f"the policy is {student['policy']}, not a causal LM"),
-        ("separate reference policy", 0.3, student["ref"] == "causal_lm" and not student["ref_is_policy"],
+        (True, "ok"),
+        (student["policy"] == "causal_lm", f"the policy is {student['policy']}, not a causal LM"),
+        (student["ref"] == "causal_lm" and not student["ref_is_policy"],
          "ref_model must be a second causal LM, not the policy itself" if student["ref_is_policy"]
          else f"the reference is {student['ref']}"),
-        ("the trained reward model", 0.3, student["reward_is_given"], "reward_model must be the reward model trained above"),
-        ("value model", 0.3, value_ok, "value_model must be its own AutoModelForSequenceClassification with "
-                                       "num_labels=1 and config.pad_token_id set (not the reward model)"),
-        ("trains with the given settings", 0.4, not problems, "; ".join(problems)),
+        (student["reward_is_given"], "reward_model must be the reward model trained above"),
+        (value_ok, "value_model must be its own AutoModelForSequenceClassification with num_labels=1 and "
+                   "config.pad_token_id set (not the reward model)"),
+        (not problems, "; ".join(problems)),
     ]
-    return [Item(name, points, ok, "ok" if ok else message) for name, points, ok, message in checks]
+    items = [Item(name, points, ok, "ok" if ok else message) for (name, points), (ok, message) in zip(PPO_ITEMS, checks)]
+    if unverified is None:
+        return items
+    reason = (f"{unverified.label}: " if unverified.label else "") + unverified.problem
+    first, *rest = items
+    return [Item(first.name, first.points, False, f"not credited: {reason}")] + \
+        [Item(i.name, i.points, False, (i.message + "; " if not i.passed else "") + "not credited (see the first line)")
+         for i in rest]

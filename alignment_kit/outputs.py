@@ -1,8 +1,10 @@
 """How the checks read each graded function's output: named components, tolerances, requirements.
 
-A reader turns whatever the student's function returned into a dict of named components (or raises
-`OutputShapeError` with a message saying what was expected). The public self-checks and the grader
-read outputs the same way, so both give the same messages. Nothing here computes an answer.
+`observe.call` records what a function returned (in a worker, for the grader); `read` turns that
+observation into a dict of named components on the grader's side, where a reader says what was
+expected when the output has the wrong shape (`OutputShapeError`). The public self-checks and the
+grader read outputs the same way (`run` sends an observation through the wire as a worker would),
+so both give the same messages. Nothing here computes an answer.
 """
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from typing import Any, Callable
 
 import torch
 
-from alignment_kit.compare import Tolerance
+from alignment_kit import observe
+from alignment_kit.compare import Tolerance, encode
+from alignment_kit.observe import Gradient
 
 COLLATE_KEYS = ("prompt_input_ids", "prompt_attn_mask", "chosen_input_ids", "chosen_attn_mask",
                 "rejected_input_ids", "rejected_attn_mask")
@@ -31,6 +35,18 @@ class OutputSpec:
     requirements: dict[str, str] = field(default_factory=dict)  # component -> the requirement it checks
     stubs: str = ""  # stand-ins (source) for helpers the function calls, so it is graded on its own
     reads_probe: bool = False  # the reader needs the probe's arguments to know what to look for
+    observe: str = observe.VALUE  # how a worker records the output (see observe.py)
+    gradient: Gradient | None = None  # an output that feeds training must carry gradients to these inputs
+
+    def __post_init__(self):
+        for name in (self.gradient.inputs.values() if self.gradient else ()):
+            self.requirements.setdefault(gradient_component(name), (
+                f"the output must carry gradients back to `{name}` (no torch.no_grad(), .detach(), .item() or new "
+                "tensor built from its values on the way), or training cannot learn from it"))
+
+
+def gradient_component(name: str) -> str:
+    return f"gradient w.r.t. {name}"
 
 
 def _require_keys(name: str, output, keys: tuple[str, ...]) -> dict:
@@ -187,22 +203,25 @@ def pad_collate_fn(batch, pad_token_id):
     return {"rows": [dict(row) for row in batch], "pad_token_id": pad_token_id}
 '''
 
+LOSS_GRADIENT = Gradient({0: "chosen_logps", 1: "rejected_logps", 2: "ref_chosen_logps", 3: "ref_rejected_logps"},
+                         output=0)
+
 OUTPUTS: dict[str, OutputSpec] = {
     "apply_chat_template": OutputSpec(_read_chat_template),
     "tokenize_row": OutputSpec(_read_tokenized, requirements={
         f"{key} type": "return token ids as lists of ints" for key in TOKEN_KEYS}),
     "pad": OutputSpec(_read_padded, requirements={"dtype": "keep the input's dtype"}),
     "pad_collate_fn": OutputSpec(_read_collated),
-    "make_dataloader": OutputSpec(_read_batches, stubs=RECORDING_COLLATE),
-    "get_log_prob": OutputSpec(_read_log_probs),
-    "dpo_loss": OutputSpec(_read_loss),
+    "make_dataloader": OutputSpec(_read_batches, stubs=RECORDING_COLLATE, observe=observe.ITEMS),
+    "get_log_prob": OutputSpec(_read_log_probs, gradient=Gradient({0: "logits"})),
+    "dpo_loss": OutputSpec(_read_loss, gradient=LOSS_GRADIENT),
     "to_implicit_prompt_preferences": OutputSpec(_read_conversations),
     "build_preference_pairs": OutputSpec(_read_pairs, requirements={
         "largest difference first": "within a prompt, return the pairs sorted by score difference, largest first",
         "raises ValueError": "bad input (a missing or NaN score, a negative cap) must raise a ValueError that says what is wrong",
     }),
-    "weighted_dpo_loss": OutputSpec(_read_loss),
-    "write_model_card": OutputSpec(_read_model_card, reads_probe=True, requirements={
+    "weighted_dpo_loss": OutputSpec(_read_loss, gradient=LOSS_GRADIENT),
+    "write_model_card": OutputSpec(_read_model_card, reads_probe=True, observe=observe.TEXT, requirements={
         "base_model": "the metadata must name the base model (ModelCardData(base_model=...))",
         "library_name": "the metadata must say library_name: transformers",
         "stage tag": "the tags must name the stage (dpo, ppo or reward)",
@@ -215,31 +234,49 @@ OUTPUTS: dict[str, OutputSpec] = {
 }
 
 
-def error_text(error: BaseException) -> str:
-    """How an error of student code reads in feedback."""
-    if isinstance(error, OSError) and error.errno in (27, 28):  # EFBIG, ENOSPC
-        return "the scratch space is full (the grader caps the working folder, TMPDIR and /dev/shm together)"
-    return f"{type(error).__name__}: {error}"
+def _gradient_components(spec: Gradient, observed: Any) -> dict:
+    """One component per input: the gradient tensor, observe.NO_GRADIENT, or why it could not be taken."""
+    names = list(spec.inputs.values())
+    if isinstance(observed, list) and len(observed) == len(names):
+        values = [g if isinstance(g, torch.Tensor) or g == observe.NO_GRADIENT else "not readable" for g in observed]
+    elif isinstance(observed, dict) and isinstance(observed.get("error"), str):
+        values = [f"cannot be taken: {observed['error'][:160]}"] * len(names)
+    else:
+        values = ["not observed"] * len(names)
+    return {gradient_component(name): value for name, value in zip(names, values)}
 
 
-def run(name: str, fn: Callable, args: tuple, kwargs: dict, expect_error: bool = False) -> dict:
-    """Call `fn` on one probe and read its output: {"output": encoded components} or {"error": text}.
-    For a probe of bad input (`expect_error`), the output says whether a ValueError was raised."""
-    from alignment_kit.compare import encode
-
+def read(name: str, observation: Any, probe) -> dict:
+    """The grader's side: an observation of `name` on `probe` as a run, {"output": encoded components} or
+    {"error": text}. For a probe of bad input (`expect_error`), the output says whether a ValueError was raised."""
     spec = OUTPUTS[name]
-    if expect_error:
-        try:
-            fn(*args, **kwargs)
-        except ValueError:
-            return {"output": {"raises ValueError": True}}
-        except Exception as error:  # noqa: BLE001 - another error is a result too
-            return {"output": {"raises ValueError": False}, "raised": error_text(error)[:200]}
+    if not isinstance(observation, dict) or not ({"returned", "raised"} & set(observation)):
+        return {"error": "nothing was recorded for this probe"}
+    if "raised" in observation:
+        raised = observation["raised"] if isinstance(observation["raised"], dict) else {}
+        text = raised.get("message") if isinstance(raised.get("message"), str) else "an error"
+        if probe.expect_error:
+            return {"output": {"raises ValueError": raised.get("value_error") is True}, "raised": text[:200]}
+        return {"error": text[:400]}
+    if probe.expect_error:
         return {"output": {"raises ValueError": False}}
+    returned = observation["returned"]
     try:
-        output = fn(*args, **kwargs)
-        return {"output": encode(spec.read(output, *args, **kwargs) if spec.reads_probe else spec.read(output))}
+        components = spec.read(returned, *probe.args, **probe.kwargs) if spec.reads_probe else spec.read(returned)
     except OutputShapeError as error:
         return {"error": str(error)}
-    except Exception as error:  # noqa: BLE001 - any error of the function is a result, not a crash
-        return {"error": error_text(error)[:400]}
+    except Exception as error:  # noqa: BLE001 - the output is something no reader expects
+        return {"error": f"{name} returned something that cannot be read ({type(returned).__name__}): "
+                         f"{observe.error_text(error)}"[:400]}
+    if spec.gradient is not None:
+        components.update(_gradient_components(spec.gradient, observation.get("gradient")))
+    return {"output": encode(components)}
+
+
+def run(name: str, fn: Callable, probe) -> dict:
+    """Observe `fn` on `probe` and read it, the observation sent through the wire as a worker's is."""
+    from alignment_kit.sandbox import wire
+
+    spec = OUTPUTS[name]
+    observation = observe.call(fn, probe.args, probe.kwargs, spec.observe, spec.gradient)
+    return read(name, wire.load(wire.dump(observation)), probe)

@@ -1,22 +1,44 @@
-"""Re-running a graded cell: the namespace it is given, and the facts it leaves behind.
+"""Re-running a graded cell: the namespace it is given, and the data it leaves behind.
 
-A *configuration* (plain JSON: rows, sizes, hyperparameters) says what the cell is given. `prepare`
+A *configuration* (plain data: rows, sizes, hyperparameters) says what the cell is given. `prepare`
 builds the namespace from it, with tiny seeded models whose calls are recorded; `after_helpers`
 wires in the helpers the cell uses (the grader's reference helpers, or in the notebook the
-student's own); `collect` turns what the cell left behind into JSON facts. The grader runs this in
-its workers; the public checks run it in the notebook's kernel. Judging lives in `cell_judges.py`;
-nothing here knows what the right facts are.
+student's own); `collect` hands over what the cell left behind, as data, in two parts:
+* `facts`: what the recorders saw (the rows fed to the policy, the masks, calls and counters, how a
+  trainer was built). They come from the process that ran student code, so they are claims: they
+  can name a mistake and take points away, never earn a point;
+* `outcome`: what only the computation itself produces (the logged losses, the trained weights, a
+  trainer's run with what it started from). The grader evaluates these itself (`cell_outcomes.py`)
+  and compares them with the reference's run under the same configuration and seeds.
+The grader runs this in its workers; the public checks run it in the notebook's kernel. Judging
+lives in `cell_judges.py`; nothing here knows what the right facts or outcomes are.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
 import os
+import random
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
+import torch
+
 LOOP, REWARD, PPO = "dpo_training_loop", "reward_training", "ppo_training"
+
+# Captured when the module is imported (before any student code runs), so that patching torch's
+# Python-level functions or nn.Module's methods does not change what the recorders see.
+_grad_enabled = torch._C.is_grad_enabled
+_named_parameters = torch.nn.Module.named_parameters
+_MODULE, _TENSOR, _isinstance, _equal = torch.nn.Module, torch.Tensor, isinstance, torch.equal
+
+
+def weights(model) -> dict[str, torch.Tensor] | None:
+    """A module's parameters by name (each tied tensor once), as they are now (copies); None if not a module."""
+    if not _isinstance(model, _MODULE):
+        return None
+    return {name: parameter.detach().clone() for name, parameter in _named_parameters(model)}
 
 
 def _real_tokens(input_ids, attention_mask) -> list[tuple[int, ...]]:
@@ -35,7 +57,9 @@ def _counting(method, state: dict, key: str):
 
 # ---------------------------------------------------------------------------------- DPO loop
 def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
-    import torch
+    """The loop cell's namespace. With `optimizer_holds_reference`, the optimizer also holds the reference
+    model's parameters: a frozen reference gets no gradient, so AdamW leaves it alone, while a reference run
+    with gradients is then updated, which shows in the losses (and nowhere else)."""
     import torch.nn.functional as F
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
@@ -46,8 +70,7 @@ def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
     tokenizer, device = kit_tokenizer(), config.get("device", "cpu")
     policy, ref = make_tiny_causal_lm(tokenizer).to(device), make_tiny_causal_lm(tokenizer).to(device)
     state = {"policy_rows": [], "ref_rows": [], "ref_grad_calls": 0, "masked_labels": [], "optimizer_steps": 0,
-             "autocast_entries": 0, "scaled_losses": 0,
-             "ref_start": [p.detach().clone() for p in ref.parameters()], "ref": ref}
+             "autocast_entries": 0, "scaled_losses": 0, "ref_start": weights(ref), "ref": ref, "policy": policy}
 
     def recorder(kind):
         def hook(module, args, kwargs):
@@ -56,13 +79,16 @@ def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
             if input_ids is not None:
                 mask = attention_mask.tolist() if attention_mask is not None else None
                 state[f"{kind}_rows"].extend(_real_tokens(input_ids.tolist(), mask))
-            if kind == "ref" and torch.is_grad_enabled():
+            if kind == "ref" and _grad_enabled():
                 state["ref_grad_calls"] += 1
         return hook
 
     policy.register_forward_pre_hook(recorder("policy"), with_kwargs=True)
     ref.register_forward_pre_hook(recorder("ref"), with_kwargs=True)
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=config["learning_rate"])
+    groups = [{"params": list(policy.parameters())}]
+    if config.get("optimizer_holds_reference"):
+        groups.append({"params": list(ref.parameters())})
+    optimizer = torch.optim.AdamW(groups, lr=config["learning_rate"])
     optimizer.step = _counting(optimizer.step, state, "optimizer_steps")
     scaler = torch.amp.GradScaler(device, enabled=False)
     scaler.scale = _counting(scaler.scale, state, "scaled_losses")
@@ -101,26 +127,21 @@ def after_helpers_loop(namespace: dict, config: dict, state: dict) -> None:
                                            collate_fn=collate)
 
 
-def _floats(values) -> list[float] | None:
-    if not isinstance(values, list):
-        return None
-    try:
-        return [float(v) for v in values]
-    except (TypeError, ValueError):
-        return None
-
-
 def collect_loop(namespace: dict, state: dict) -> dict:
     ref = state["ref"]
-    ref_changed = any(bool((p.detach() != start).any()) for p, start in zip(ref.parameters(), state["ref_start"]))
+    now = weights(ref)
+    ref_changed = any(not _equal(now[name], start) for name, start in state["ref_start"].items())
     return {
-        "losses": _floats(namespace.get("losses")), "accs": _floats(namespace.get("accs")),
-        "margins": _floats(namespace.get("margins")),
-        "policy_rows": sorted(set(state["policy_rows"])), "masked_labels": sorted(set(state["masked_labels"])),
-        "ref_calls": len(state["ref_rows"]), "ref_grad_calls": state["ref_grad_calls"], "ref_changed": ref_changed,
-        "ref_has_grad": any(p.grad is not None for p in ref.parameters()),
-        "optimizer_steps": state["optimizer_steps"], "autocast_entries": state["autocast_entries"],
-        "scaled_losses": state["scaled_losses"],
+        "facts": {
+            "policy_rows": sorted(set(state["policy_rows"])), "masked_labels": sorted(set(state["masked_labels"])),
+            "ref_calls": len(state["ref_rows"]), "ref_grad_calls": state["ref_grad_calls"], "ref_changed": ref_changed,
+            "ref_has_grad": any(p.grad is not None for p in ref.parameters()),
+            "optimizer_steps": state["optimizer_steps"], "autocast_entries": state["autocast_entries"],
+            "scaled_losses": state["scaled_losses"],
+        },
+        # The logged values as the cell left them (the grader reads them), and the policy it trained.
+        "outcome": {"losses": namespace.get("losses"), "accs": namespace.get("accs"),
+                    "margins": namespace.get("margins"), "policy": weights(state["policy"])},
     }
 
 
@@ -136,7 +157,6 @@ def _tiny_checkpoint(scratch: Path) -> str:
 
 
 def _trl_namespace(config: dict, scratch: Path) -> dict:
-    import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     from alignment_kit.probes import kit_tokenizer
@@ -150,12 +170,18 @@ def _trl_namespace(config: dict, scratch: Path) -> dict:
 
 
 def prepare_reward(config: dict, scratch: Path) -> tuple[dict, dict]:
+    """The reward cell's namespace. The held-out pairs it is judged on are not in it: only the grader has them."""
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer
 
     namespace = _trl_namespace(config, scratch)
     namespace.update(RewardConfig=RewardConfig, RewardTrainer=RewardTrainer, reward_train=Dataset.from_list(config["train"]))
-    return namespace, {"held_out": config["held_out"]}
+    return namespace, {}
+
+
+def _model_config(model) -> dict:
+    config = getattr(model, "config", None)
+    return {"num_labels": getattr(config, "num_labels", None), "pad_token_set": getattr(config, "pad_token_id", None) is not None}
 
 
 def reward_facts(namespace: dict) -> dict:
@@ -165,40 +191,143 @@ def reward_facts(namespace: dict) -> dict:
     model = namespace.get("reward_model")
     trainers = [v for v in namespace.values() if isinstance(v, RewardTrainer)]
     trainer = trainers[-1] if trainers else None
-    config = getattr(model, "config", None)
+    config = _model_config(model)
     return {"has_model": model is not None and hasattr(model, "forward"), "trainer": trainer is not None,
-            "trained_steps": trainer.state.global_step if trainer else 0,
-            "trainer_has_model": trainer is not None and trainer.model is model,
-            "num_labels": getattr(config, "num_labels", None),
-            "pad_token_set": getattr(config, "pad_token_id", None) is not None,
-            "max_length": getattr(trainer.args, "max_length", None) if trainer else None,
-            "train_rows": len(trainer.train_dataset) if trainer and trainer.train_dataset is not None else None}
+            "trained_steps": getattr(getattr(trainer, "state", None), "global_step", 0) if trainer else 0,
+            "trainer_has_model": trainer is not None and getattr(trainer, "model", None) is model,
+            "num_labels": config["num_labels"], "pad_token_set": config["pad_token_set"],
+            "max_length": getattr(getattr(trainer, "args", None), "max_length", None) if trainer else None,
+            "train_rows": len(trainer.train_dataset) if trainer and getattr(trainer, "train_dataset", None) is not None
+            else None}
 
 
 def collect_reward(namespace: dict, state: dict) -> dict:
-    from alignment_kit.helpers import reward_scores
+    return {"facts": reward_facts(namespace), "outcome": {"reward_model": weights(namespace.get("reward_model"))}}
 
-    facts = reward_facts(namespace)
-    model = namespace.get("reward_model")
-    if facts["has_model"]:
-        tokenizer = namespace["tokenizer"]
-        facts["chosen_scores"] = reward_scores(model, tokenizer, [r["chosen"] for r in state["held_out"]]).tolist()
-        facts["rejected_scores"] = reward_scores(model, tokenizer, [r["rejected"] for r in state["held_out"]]).tolist()
-    return facts
+
+# ---------------------------------------------------------------------------------- PPO
+# Which model a PPO trainer holds in each role, and which attribute of the trainer it is.
+PPO_ROLES = {"policy": "policy_model", "ref": "ref_model", "value": "value_model", "reward": "reward_model"}
+
+
+def _differences(model, bases: dict[str, dict]) -> dict:
+    """A model as data: its class, its config, and its parameters where they differ from the closest base
+    (the tiny checkpoint, or the reward model the cell was given)."""
+    now = weights(model)
+    if now is None:
+        return {"class": type(model).__name__, "missing": True}
+    best, changed = "", dict(now)
+    for name, base in bases.items():
+        differing = {k: v for k, v in now.items() if k not in base or base[k].shape != v.shape or not _equal(base[k], v)}
+        if len(differing) < len(changed):
+            best, changed = name, differing
+    return {"class": type(model).__name__, **_model_config(model), "base": best, "changed": changed}
+
+
+def _rng_state() -> dict:
+    import numpy as np
+
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    version, python_state, python_gauss = random.getstate()
+    return {"torch": torch.get_rng_state(), "numpy": [kind, keys, int(position), int(has_gauss), float(gauss)],
+            "python": [version, list(python_state), python_gauss], "threads": torch.get_num_threads()}
+
+
+def set_rng_state(saved: dict) -> None:
+    """Put back what `_rng_state` recorded (a replay starts where the recorded run started)."""
+    import numpy as np
+
+    torch.set_rng_state(saved["torch"])
+    kind, keys, position, has_gauss, gauss = saved["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
+    version, python_state, python_gauss = saved["python"]
+    random.setstate((version, tuple(python_state), python_gauss))
+    torch.set_num_threads(saved["threads"])
+
+
+_PPO_RECORDING: dict = {}  # the run being recorded: its state and the bases models are compared with
+
+
+def _arguments(args) -> dict:
+    """A trainer config's init fields as plain values (enums by value, nested configs as dicts). Not
+    `to_dict()`, which masks every field whose name ends in `_token`, PPO's `stop_token` among them."""
+    import dataclasses
+    import enum
+
+    found = {}
+    for field in dataclasses.fields(args):
+        if field.init:
+            value = getattr(args, field.name)
+            if isinstance(value, enum.Enum):
+                value = value.value
+            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+                value = dataclasses.asdict(value)
+            found[field.name] = value
+    return found
+
+
+def _record_call(trainer) -> dict:
+    models = {role: getattr(trainer, attribute, None) for role, attribute in PPO_ROLES.items()}
+    dataset = getattr(trainer, "train_dataset", None)
+    return {"arguments": getattr(trainer, "_kit_arguments", None),
+            "models": {role: _differences(model, _PPO_RECORDING["bases"]) for role, model in models.items()},
+            "same": sorted(f"{a}={b}" for a in models for b in models if a < b and models[a] is not None
+                           and models[a] is models[b]),
+            "rows": [list(row["input_ids"]) for row in dataset] if dataset is not None else None,
+            "random": _rng_state()}
+
+
+def record_ppo_runs(state: dict, bases: dict[str, dict]) -> None:
+    """Make every PPOTrainer record its runs into state["train_calls"]: the arguments it was built with and,
+    for each train(), what it started from (models, rows, random states), with the trainer itself (whose
+    policy, as the cell leaves it, is the outcome). The class is patched once per process; later calls
+    only say where the records go."""
+    from trl.experimental.ppo import PPOTrainer
+
+    state.setdefault("train_calls", [])
+    _PPO_RECORDING.update(state=state, bases=bases)
+    if getattr(PPOTrainer, "_kit_recording", False):
+        return
+    original_init, original_train = PPOTrainer.__init__, PPOTrainer.train
+
+    def __init__(self, args=None, *rest, **kwargs):
+        try:
+            arguments = _arguments(args)
+        except Exception:  # noqa: BLE001 - the recorder never fails the cell; no arguments, no replay
+            arguments = None
+        original_init(self, args, *rest, **kwargs)
+        self._kit_arguments = arguments
+
+    def train(self, *args, **kwargs):
+        try:
+            call = _record_call(self)
+        except Exception as error:  # noqa: BLE001 - recorded as a run that cannot be replayed
+            call = {"unrecordable": f"{type(error).__name__}: {error}"[:300]}
+        _PPO_RECORDING["state"]["train_calls"].append((call, self))
+        return original_train(self, *args, **kwargs)
+
+    PPOTrainer.__init__, PPOTrainer.train, PPOTrainer._kit_recording = __init__, train, True
 
 
 def prepare_ppo(config: dict, scratch: Path) -> tuple[dict, dict]:
     from datasets import Dataset
-    from trl.experimental.ppo import PPOConfig, PPOTrainer
+    from safetensors.torch import load_file
 
+    from alignment_kit.stack import ppo_classes
     from alignment_kit.tiny import make_tiny_reward_model
 
+    PPOConfig, PPOTrainer = ppo_classes()
     namespace = _trl_namespace(config, scratch)
     reward_model = make_tiny_reward_model(namespace["tokenizer"], seed=1)
     reward_model.config.pad_token_id = namespace["tokenizer"].pad_token_id  # as the homework's reward model has
+    checkpoint = load_file(str(Path(namespace["settings"].model_path) / "model.safetensors"))
+    state = {"reward_model": reward_model}
+    record_ppo_runs(state, {"checkpoint": checkpoint, "given_reward": weights(reward_model)})
     namespace.update(PPOConfig=PPOConfig, PPOTrainer=PPOTrainer, reward_model=reward_model,
                      ppo_prompts=Dataset.from_list(config["prompts"]))
-    return namespace, {"reward_model": reward_model}
+    if "replay" in config:  # a grader's replay of a recorded run (see autograder/checks/trl_parts.py)
+        namespace.update(replay=config["replay"], checkpoint=checkpoint)
+    return namespace, state
 
 
 def model_kind(model) -> str:
@@ -214,26 +343,39 @@ def model_kind(model) -> str:
 
 def ppo_facts(trainer, reward_model) -> dict:
     """Facts about a PPOTrainer (also what the public check reads from the notebook's own trainer)."""
-    from trl.experimental.ppo import PPOTrainer
+    from alignment_kit.stack import ppo_classes
 
+    _, PPOTrainer = ppo_classes()
     if not isinstance(trainer, PPOTrainer):
         return {"trainer": False}
     policy, ref = getattr(trainer, "policy_model", None), getattr(trainer, "ref_model", None)
     value, reward = getattr(trainer, "value_model", None), getattr(trainer, "reward_model", None)
     value_config = getattr(value, "config", None)
+    arguments = getattr(trainer, "args", None)
+    dataset = getattr(trainer, "train_dataset", None)
     return {
         "trainer": True, "policy": model_kind(policy), "ref": model_kind(ref), "value": model_kind(value),
         "ref_is_policy": ref is policy, "value_is_reward": value is reward, "reward_is_given": reward is reward_model,
         "value_outputs": getattr(value_config, "num_labels", None),
         "value_pad_set": getattr(value_config, "pad_token_id", None) is not None,
-        "steps": trainer.state.global_step, "total_episodes": trainer.args.total_episodes,
-        "response_length": trainer.args.response_length,
-        "prompt_rows": len(trainer.train_dataset) if trainer.train_dataset is not None else None,
+        "steps": getattr(getattr(trainer, "state", None), "global_step", 0),
+        "total_episodes": getattr(arguments, "total_episodes", None),
+        "response_length": getattr(arguments, "response_length", None),
+        "prompt_rows": len(dataset) if dataset is not None else None,
     }
 
 
 def collect_ppo(namespace: dict, state: dict) -> dict:
-    return ppo_facts(namespace.get("ppo_trainer"), state["reward_model"])
+    """The facts, and the first recorded run with the policy as the cell leaves it (changed after training, it
+    is no longer what that run trained)."""
+    calls = state.get("train_calls") or []
+    first = None
+    if calls:
+        call, trainer = calls[0]
+        first = dict(call, policy_after=weights(getattr(trainer, "policy_model", None)),
+                     steps=getattr(getattr(trainer, "state", None), "global_step", None))
+    return {"facts": ppo_facts(namespace.get("ppo_trainer"), state["reward_model"]),
+            "outcome": {"train_call": first, "train_calls": len(calls)}}
 
 
 def warm_up(item: str, scratch: Path) -> None:

@@ -7,6 +7,7 @@ run resumes where it stopped: a submission whose content and grader are unchange
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -47,7 +48,7 @@ RECORD, RESULTS = "record.json", "results.json"
 def _previous(folder: Path, digest: str, version: str) -> SubmissionResult | None:
     """The stored record of this notebook, if the same grader graded it without a fault of its own."""
     try:
-        result = SubmissionResult.from_record(json.loads((folder / RECORD).read_text()))
+        result = SubmissionResult.from_record(json.loads((folder / RECORD).read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if result.content_hash != digest or result.grader_version != version or result.grader_fault:
@@ -71,7 +72,8 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
     from autograder.worker import sandbox
 
     print(sandbox().describe(config.limits), flush=True)
-    grader = Grader(config.limits)
+    # The cores --jobs leaves over grade the stages of one notebook side by side (functions and each cell).
+    grader = Grader(config.limits, parallel=max(1, (os.cpu_count() or 1) // max(1, config.jobs)))
     version = grader.version
     results: list[SubmissionResult] = []
     todo = []
@@ -87,14 +89,22 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[SubmissionResult]:
         print("computing the reference outputs and runs ...", flush=True)
         print(f"  done in {grader.prepare_reference():.1f}s", flush=True)
 
+    def fault(student: str, notebook: Path, error: Exception) -> SubmissionResult:
+        reason = grader_fault(student, error)  # retried on the next run
+        return SubmissionResult(student, str(notebook), content_hash(notebook), zero_everything(reason),
+                                error=reason, grader_fault=True, grader_version=version)
+
     def work(student: str, notebook: Path) -> SubmissionResult:
+        """Grade and store one notebook; whatever goes wrong, it leaves a record and the batch goes on."""
         try:
             result = grader.grade(notebook, student)
         except Exception as error:  # noqa: BLE001 - a grader fault on one notebook must not stop the batch
-            reason = grader_fault(student, error)  # retried on the next run
-            result = SubmissionResult(student, str(notebook), content_hash(notebook), zero_everything(reason),
-                                      error=reason, grader_fault=True, grader_version=version)
-        save(result, out / student)
+            result = fault(student, notebook, error)
+        try:
+            save(result, out / student)
+        except Exception as error:  # noqa: BLE001 - writing its feedback failed: a fault of the grader, stored
+            result = fault(student, notebook, error)
+            save(result, out / student)
         return result
 
     try:

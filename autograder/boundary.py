@@ -46,7 +46,7 @@ def solution_lines(notebook: Path = paths.SOLUTION_NOTEBOOK) -> set[str]:
     """Normalised solution lines of at least MIN_LENGTH characters that the notebook shows nowhere else
     (a line the instructions quote, such as `optimizer.zero_grad()`, is public)."""
     inside, outside = set(), []
-    for cell in json.loads(notebook.read_text())["cells"]:
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
         solution, rest = _regions(cell)
         inside.update(normalise(line) for line in solution)
         outside.extend(normalise(line) for line in rest)

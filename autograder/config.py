@@ -12,7 +12,8 @@ class Limits:
     memory_mb: int = field(default=6144, metadata={"help": "address-space limit (RLIMIT_AS) in MiB"})
     processes: int = field(default=512, metadata={"help": "process/thread limit for the worker's user"})
     output_kb: int = field(default=64, metadata={"help": "stdout/stderr kept from the worker (the tail)"})
-    payload_mb: int = field(default=32, metadata={"help": "largest result the worker may send back"})
+    payload_mb: int = field(default=128, metadata={
+        "help": "largest result a worker may send back, in MiB (a re-run cell sends its trained weights: about 13 each)"})
     scratch_mb: int = field(default=512, metadata={
         "help": "cap in MiB shared by the worker's working folder, TMPDIR and /dev/shm (also the largest file)"})
     scratch_files: int = field(default=50_000, metadata={"help": "cap on the number of files in the scratch space"})

@@ -9,24 +9,25 @@ notebook's code was being defined).
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
-from alignment_kit import items
-from alignment_kit.sandbox import codec
+from alignment_kit import items, outputs
 from alignment_kit.compare import plural
 from autograder import checks, paths
 from autograder.checks.cell_check import CellCheck, Item
 from autograder.checks.function_check import FunctionCheck
 from autograder.config import Limits
 from autograder.notebook import ParsedNotebook, parse_notebook
-from autograder.reference import reference_for_check, reference_notebook, reference_source
-from autograder.results import SubmissionResult, TestResult, write_json_atomic
+from autograder.reference import reference_source
+from autograder.reference_cache import ReferenceCache, cell_job
+from autograder.results import SubmissionResult, TestResult
 from autograder.worker import run_job
 
 GRADER_IMPORT = "tried to import the grader ({module}); student code gets no points for an item where it does"
@@ -66,17 +67,10 @@ def functions_job(definitions: str, names: list[str]) -> dict:
         check = checks.function_check(name)
         functions[name] = {
             "function": check.item.callable_name,
-            "probes": [{"label": p.label, "args": codec.encode(p.args), "kwargs": codec.encode(p.kwargs),
-                        "expect_error": p.expect_error} for p in check.probes(hidden=True)],
+            # Only the inputs: a worker is told neither the probes' labels nor which of them are bad input.
+            "probes": [{"args": p.args, "kwargs": p.kwargs} for p in check.probes(hidden=True)],
             "helpers": reference_source(check.substitutes) if check.substitutes else ""}
     return {"kind": "functions", "student_code": definitions, "functions": functions}
-
-
-def cell_job(check: CellCheck, definitions: str, runs: list[tuple[str, dict]]) -> dict:
-    """A worker job re-running cells: (cell source, configuration) pairs, with the helpers the cell is given."""
-    return {"kind": "cell", "item": check.grade_id, "student_code": definitions,
-            "helpers": reference_source(check.helpers) if check.helpers else "",
-            "runs": [{"cell_source": source, "config": config} for source, config in runs]}
 
 
 def worker_groups(names: list[str]) -> list[list[str]]:
@@ -95,117 +89,40 @@ def _grader_import_blame(payload: dict) -> dict[str, str]:
     return blame
 
 
-def trusted_cell_runs(check: CellCheck, runs: list[tuple[str, dict]], limits: Limits) -> list[dict]:
-    """Facts of grader-owned cells (the solution's, or a known mistake's), run in a worker like a student's."""
-    result = run_job(cell_job(check, reference_notebook().definitions(), runs), limits)
-    outcome = (result.payload or {}).get("runs")
-    if result.error or not isinstance(outcome, list) or any(r.get("cell_error") or r.get("collect_error")
-                                                             for r in outcome):
-        problem = result.error or next(r.get("cell_error") or r.get("collect_error") for r in outcome)
-        raise RuntimeError(f"a reference run of {check.grade_id} failed: {problem}\n{result.output_tail[-2000:]}")
-    return [r["facts"] for r in outcome]
+class Memo:
+    """Results of code already graded in this process, by the code itself: a notebook whose code is the
+    same as an earlier one's (a resubmission, a copy with other outputs) costs no worker. Workers are seeded
+    and isolated, so the same code gives the same result."""
 
+    def __init__(self, size: int = 256):
+        self.size, self._lock, self._found = size, threading.Lock(), {}
 
-def mistaken_cell(check: CellCheck, mistake_ids: list[str]) -> str:
-    """The source of the reference cell with the given known mistakes (none: the solution's own cell)."""
-    from autograder.checks.loop_mistakes import loop_source
-
-    switches = {}
-    for key in mistake_ids:
-        switches.update(check.mistakes[key])
-    return loop_source(**switches) if switches else reference_notebook().cell(check.grade_id)
-
-
-class ReferenceCache:
-    """Reference outputs of the functions and reference runs of the cells, computed once per grader
-    version and kept on disk in the grader's cache (which no worker can see), so a new process reuses them."""
-
-    def __init__(self, limits: Limits, version: str):
-        self.limits = limits
-        self._lock = threading.Lock()
-        self._file = paths.grader_cache() / "reference" / f"{version}.json"
-        stored = self._load()
-        self._stored_functions: dict[str, dict] = stored.get("functions", {})
-        self._functions: dict[str, tuple] = {}
-        self._cells: dict[str, tuple[list, list]] = {k: (v["setups"], v["expected"]) for k, v in stored.get("cells", {}).items()}
-
-    def _load(self) -> dict:
-        try:
-            return json.loads(self._file.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def _save(self) -> None:
-        data = {"functions": self._stored_functions,
-                "cells": {k: {"setups": s, "expected": e} for k, (s, e) in self._cells.items()}}
-        write_json_atomic(self._file, data, strict=False)
-
-    def function(self, check: FunctionCheck) -> tuple[list, list, list]:
-        """(probes, reference runs, mistake runs per probe) on the hidden probes."""
+    def get(self, key: str, compute):
         with self._lock:
-            if check.name not in self._functions:
-                probes = check.probes(hidden=True)
-                stored = self._stored_functions.get(check.name)
-                if stored is None:
-                    reference = reference_for_check(check)
-                    stored = {"runs": [check.run(reference, p) for p in probes],
-                              "mistakes": [[check.run(m.implementation, p) for m in check.mistakes] for p in probes]}
-                    self._stored_functions[check.name] = stored
-                    self._save()
-                self._functions[check.name] = (probes, stored["runs"], stored["mistakes"])
-            return self._functions[check.name]
-
-    def _trusted_runs(self, check: CellCheck, runs: list[tuple[str, dict]]) -> list[dict]:
-        return trusted_cell_runs(check, runs, self.limits)
-
-    def _variant(self, check: CellCheck, mistake_ids: list[str], index: int, setups) -> tuple[str, dict]:
-        """(cell source, configuration) of the reference with the given mistakes, under configuration `index`."""
-        config = dict(setups[index][1])
-        for key in mistake_ids:
-            if key.startswith("ignores:"):
-                name = key.split(":", 1)[1]
-                config[check.inputs[name]] = setups[0][1][check.inputs[name]]
-        return mistaken_cell(check, [k for k in mistake_ids if not k.startswith("ignores:")]), config
-
-    def cell(self, check: CellCheck) -> tuple[list, list]:
-        """(setups, expected per configuration: {"runs": {key: facts}, "messages": {key: message}})."""
+            if key in self._found:
+                return self._found[key]
+        value = compute()
         with self._lock:
-            if check.grade_id not in self._cells:
-                setups = check.setups()
-                plan = [(index, "") for index in range(len(setups))]
-                plan += [(index, key) for index in range(len(setups)) for key in check.mistakes]
-                plan += [(index, f"ignores:{name}") for index in range(1, len(setups)) for name in check.inputs]
-                facts = self._trusted_runs(check, [self._variant(check, [key] if key else [], index, setups)
-                                                   for index, key in plan])
-                expected = [{"runs": {}, "messages": dict(check.messages)} for _ in setups]
-                for (index, key), found in zip(plan, facts):
-                    expected[index]["runs"][key] = found
-                    if key.startswith("ignores:"):
-                        name = key.split(":", 1)[1]
-                        value, default = setups[index][1][check.inputs[name]], setups[0][1][check.inputs[name]]
-                        expected[index]["messages"][key] = check.ignores_message(name, value, default)
-                self._cells[check.grade_id] = (setups, expected)
-                self._save()
-            return self._cells[check.grade_id]
+            self._found[key] = value
+            while len(self._found) > self.size:
+                self._found.pop(next(iter(self._found)))
+        return value
 
-    def combined(self, check: CellCheck, mistake_ids: list[str]) -> None:
-        """Add the runs of the reference with all of `mistake_ids` at once (for one mistake costs once)."""
-        setups, expected = self.cell(check)
-        key = "+".join(sorted(mistake_ids))
-        with self._lock:
-            if key in expected[0]["runs"]:
-                return
-            facts = self._trusted_runs(check, [self._variant(check, mistake_ids, i, setups) for i in range(len(setups))])
-            for found, per_config in zip(facts, expected):
-                per_config["runs"][key] = found
-            self._save()
+
+def _key(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
 
 
 class Grader:
-    def __init__(self, limits: Limits | None = None):
+    def __init__(self, limits: Limits | None = None, parallel: int = 1):
         self.limits = limits or Limits()
         self.version = grader_version()
         self.reference = ReferenceCache(self.limits, self.version)
+        self.parallel = max(1, parallel)  # stages of one notebook graded at once (each in its own worker)
+        self.memo = Memo()
 
     def prepare_reference(self) -> float:
         """Compute every reference output and run now, before submissions are graded in parallel threads
@@ -221,9 +138,10 @@ class Grader:
     def grade_functions(self, parsed: ParsedNotebook, names: list[str] | None = None) -> list[TestResult]:
         """Score the graded functions (all, or just `names`) of a parsed notebook."""
         names = names or [c.name for c in checks.FUNCTION_CHECKS]
-        runs: dict[str, dict] = {}
+        definitions, runs = parsed.definitions(), {}
         for group in worker_groups(names):
-            runs.update(self._function_runs(parsed.definitions(), group))
+            runs.update(self.memo.get(_key("functions", definitions, *group),
+                                      lambda group=group: self._function_runs(definitions, group)))
         return [self._grade_function(checks.function_check(n), runs.get(n, {})) for n in names]
 
     def _function_runs(self, definitions: str, names: list[str]) -> dict[str, dict]:
@@ -252,12 +170,13 @@ class Grader:
 
         if outcome.get("grader_import"):
             return line(0.0, GRADER_IMPORT.format(module=outcome["grader_import"]))
-        if "runs" not in outcome:
+        if "observations" not in outcome:
             return line(0.0, redact(str(outcome.get("missing", "not graded")), secret))
         probes, reference_runs, mistake_runs = self.reference.function(check)
-        runs = outcome["runs"]
-        if not (isinstance(runs, list) and len(runs) == len(probes) and all(isinstance(r, dict) for r in runs)):
+        observations = outcome.get("observations")
+        if not isinstance(observations, list) or len(observations) != len(probes):
             return line(0.0, "the worker sent a malformed result")
+        runs = [outputs.read(check.name, observation, probe) for observation, probe in zip(observations, probes)]
         verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, runs, reference_runs, mistake_runs)]
         failures = [redact(v.message, secret) for v in verdicts if not v.passed]
         return line(check.score(verdicts),
@@ -266,6 +185,11 @@ class Grader:
     # ------------------------------------------------------------------ cells
     def grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[Item], dict]:
         """Scored items for one re-run cell, plus its curve against the reference's (if it has one)."""
+        source = parsed.cell(check.grade_id)
+        key = _key("cell", check.grade_id, parsed.definitions(), source if source is not None else "\0none")
+        return self.memo.get(key, lambda: self._grade_cell(parsed, check))
+
+    def _grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[Item], dict]:
         def zero(reason: str) -> tuple[list[Item], dict]:
             return [Item(check.grade_id, check.points, False, reason)], {}
 
@@ -283,25 +207,58 @@ class Grader:
         if not isinstance(runs, list) or len(runs) != len(setups) or not all(isinstance(r, dict) for r in runs):
             return zero("the worker sent a malformed result")
         secret = reference_source(check.helpers) if check.helpers else ""
-        facts = [r.get("facts") for r in runs]
-        if not all(isinstance(f, dict) for f in facts):
+        if not all(isinstance(r.get("facts"), dict) for r in runs):
             failed = next(r for r in runs if not isinstance(r.get("facts"), dict))
             reason = failed.get("cell_error") or failed.get("collect_error") or "nothing to grade"
             return zero(f"the cell failed: {redact(str(reason)[:400], secret)}")
         try:
-            scored, named = check.judge(facts, expected, setups)
+            student = self._evaluated_runs(check, setups, expected, runs)
+            scored, named = check.judge(student, expected, setups)
             if len(named) > 1:  # one mistake costs once, also when there are several: compare with all of them
                 self.reference.combined(check, named)
-                scored, named = check.judge(facts, expected, setups)
-        except (KeyError, TypeError, ValueError, AttributeError):  # facts come from the student's process
+                scored, named = check.judge(student, expected, setups)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):  # the data comes from the student's process
             return zero("the cell left results the grader cannot read")
         errors = [r.get("cell_error") for r in runs if r.get("cell_error")]
         if errors:
             scored.insert(0, Item("cell ran to the end", 0.0, False, f"the cell raised: {redact(str(errors[0])[:400], secret)}"))
         if not check.curve:
             return scored, {}
-        return scored, {"label": check.curve, "student": facts[0].get(check.curve),
+        return scored, {"label": check.curve, "student": student[0].get(check.curve),
                         "reference": expected[0]["runs"][""].get(check.curve)}
+
+    def _evaluated_runs(self, check: CellCheck, setups, expected, runs: list[dict]) -> list[dict]:
+        """The student's runs as the judge compares them: facts, and outcomes evaluated on this side; runs
+        that can be replayed are verified against their replay."""
+        student = []
+        for index, ((_, config), run) in enumerate(zip(setups, runs)):
+            student.append({**run["facts"], **check.evaluate(config, run.get("outcome"))})
+            if check.verify is not None:
+                def replay(key, record, config=config):
+                    return self.reference.replay(check, config, key, record)
+
+                verified, problem = check.verify(config, run.get("outcome"), student[-1], expected[index]["runs"][""],
+                                                 replay)
+                student[-1].update(verified=verified, verification_problem=problem)
+        return student
+
+    def _cell_lines(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[TestResult], dict]:
+        cell_items, curves = self.grade_cell(parsed, check)
+        return [TestResult(f"{check.grade_id}: {i.name}", check.grade_id, check.item.part, round(i.score, 4), i.points,
+                           i.message, "passed" if i.passed else "failed") for i in cell_items], curves
+
+    def _run_stages(self, stages: list[tuple[str, Callable]]) -> list[tuple[str, tuple]]:
+        """Run the stages (at most `parallel` at once), each timed on its own; results in the stages' order."""
+        def timed(work):
+            started = time.time()
+            lines, curves = work()
+            return lines, curves, round(time.time() - started, 3)
+
+        if self.parallel == 1:
+            return [(name, timed(work)) for name, work in stages]
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            futures = [(name, pool.submit(timed, work)) for name, work in stages]
+            return [(name, future.result()) for name, future in futures]
 
     # ------------------------------------------------------------------ submission
     def grade(self, path: Path, student: str) -> SubmissionResult:
@@ -310,7 +267,7 @@ class Grader:
                                   grader_version=self.version)
         parsed = parse_notebook(path)
         result.warnings = list(parsed.warnings)
-        clock = time.time()
+        clock = started
 
         def stage(name: str) -> None:
             nonlocal clock
@@ -323,16 +280,15 @@ class Grader:
             result.tests = zero_everything(parsed.error)
             result.execution_time = time.time() - started
             return result
-        result.tests = self.grade_functions(parsed)
-        stage(f"functions ({len(worker_groups([c.name for c in checks.FUNCTION_CHECKS]))} workers)")
-        for check in checks.CELL_CHECKS:
-            cell_items, curves = self.grade_cell(parsed, check)
-            stage(check.grade_id)
+        function_stage = f"functions ({len(worker_groups([c.name for c in checks.FUNCTION_CHECKS]))} workers)"
+        stages = [(function_stage, lambda: (self.grade_functions(parsed), {}))]
+        stages += [(check.grade_id, lambda check=check: self._cell_lines(parsed, check)) for check in checks.CELL_CHECKS]
+        for name, (lines, curves, seconds) in self._run_stages(stages):
+            result.tests += lines
+            result.stages[name] = seconds
             if curves:
-                result.curves[check.grade_id] = curves
-            result.tests += [TestResult(f"{check.grade_id}: {i.name}", check.grade_id, check.item.part,
-                                        round(i.score, 4), i.points, i.message, "passed" if i.passed else "failed")
-                             for i in cell_items]
+                result.curves[name] = curves
+        clock = time.time()
         result.tests += manual_lines(parsed)
         result.figures = {i.name: parsed.figures(i.figures) for i in items.ITEMS if i.figures and parsed.figures(i.figures)}
         stage("hand-graded answers and figures")

@@ -21,7 +21,7 @@ def write_csv(results: list[SubmissionResult], path: Path) -> None:
     scores (empty for parts graded only by hand) and the hand-graded points still pending."""
     rows = [r.to_row() for r in sorted(results, key=lambda r: r.student)]
     temporary = path.with_suffix(".csv.tmp")
-    with open(temporary, "w", newline="") as handle:
+    with open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=ROW_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)

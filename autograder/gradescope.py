@@ -71,7 +71,7 @@ def build(config: GradescopeConfig) -> Path:
             for name in ("setup.sh", "run_autograder"):
                 info = zipfile.ZipInfo(name)
                 info.external_attr = 0o755 << 16
-                archive.writestr(info, (TEMPLATES / name).read_text())
+                archive.writestr(info, (TEMPLATES / name).read_text(encoding="utf-8"))
             settings = {"visibility": config.visibility, "part_visibility": config.part_visibility,
                         "deadline_s": config.deadline_s, "memory_mb": config.memory_mb}
             archive.writestr("gradescope.json", json.dumps(settings, indent=1) + "\n")
@@ -110,7 +110,7 @@ def find_notebook(submission: Path) -> tuple[Path | None, str | None]:
 
 def _student(root: Path) -> str:
     try:
-        users = json.loads((root / "submission_metadata.json").read_text())["users"]
+        users = json.loads((root / "submission_metadata.json").read_text(encoding="utf-8"))["users"]
         return users[0].get("email") or users[0].get("name") or "submission"
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return "submission"
@@ -140,7 +140,7 @@ def run(root: Path) -> int:
     from autograder.worker import sandbox
 
     started = time.time()
-    config = GradescopeConfig(**json.loads((root / "source" / "gradescope.json").read_text()))
+    config = GradescopeConfig(**json.loads((root / "source" / "gradescope.json").read_text(encoding="utf-8")))
     limits = Limits(memory_mb=config.memory_mb)
     print(sandbox().describe(limits), flush=True)
     notebook, problem = find_notebook(root / "submission")

@@ -76,7 +76,7 @@ def graded_record(notebook: Path) -> SubmissionResult:
     if digest in _records:
         return _records[digest]
     out = paths.grader_cache() / "nbgrader-grades" / digest[:16]
-    if "BEGIN HIDDEN TESTS" in notebook.read_text(errors="replace"):  # the source notebook run as it is
+    if "BEGIN HIDDEN TESTS" in notebook.read_text(encoding="utf-8", errors="replace"):  # the source notebook run as it is
         out.mkdir(parents=True, exist_ok=True)
         notebook = _without_hidden_tests(notebook, out)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(paths.REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
@@ -85,7 +85,7 @@ def graded_record(notebook: Path) -> SubmissionResult:
     record = out / notebook.stem / "record.json"
     if done.returncode != 0 or not record.is_file():
         raise RuntimeError(f"the kit's grader failed on {notebook.name}:\n{(done.stdout + done.stderr)[-3000:]}")
-    _records[digest] = SubmissionResult.from_record(json.loads(record.read_text()))
+    _records[digest] = SubmissionResult.from_record(json.loads(record.read_text(encoding="utf-8")))
     return _records[digest]
 
 

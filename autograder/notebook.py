@@ -1,40 +1,32 @@
-"""Read a submitted notebook, tolerating junk, and pull out what the grader needs.
+"""A submitted notebook as the grader sees it: its cells, and the code, answers and figures in them.
 
-`parse_notebook` never raises for bad student input: it returns a `ParsedNotebook` whose `error`
-explains why nothing could be read. Code is collected per top-level statement, so a broken cell
-costs only that cell, and the last definition of a name wins, as it would when run top to bottom.
+`parse_notebook` never raises for bad student input: reading the file is `read_notebook.py`'s job, and
+a file it cannot read gives a `ParsedNotebook` whose `error` explains why, to the student. Code is
+collected per top-level statement, so a broken cell costs only that cell, and the last definition of
+a name wins, as it would when run top to bottom.
 """
 from __future__ import annotations
 
 import ast
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from alignment_kit import items
 from alignment_kit.notebook_code import strip_magics
+from autograder.read_notebook import NotebookProblem, RawCell, read
 
 # Cells the grader re-runs are found by nbgrader grade_id, else by their item's marker line.
 CELL_NAMES = {i.name for i in items.items_of(items.CELL)}
 
 
 @dataclass
-class Cell:
-    kind: str
-    source: str
-    grade_id: str | None
-    outputs: int = 0  # how many outputs the saved cell has
-    images: list[str] = field(default_factory=list)  # base64 PNGs among them (the saved figures)
-
-
-@dataclass
 class ParsedNotebook:
-    cells: list[Cell] = field(default_factory=list)
+    cells: list[RawCell] = field(default_factory=list)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
 
-    def code_cells(self) -> list[Cell]:
+    def code_cells(self) -> list[RawCell]:
         return [c for c in self.cells if c.kind == "code"]
 
     def definitions(self) -> str:
@@ -106,58 +98,17 @@ def parse_cell(source: str) -> ast.Module | None:
         return None
 
 
-def _text(source) -> str:
-    if isinstance(source, list):
-        return "".join(str(s) for s in source)
-    return source if isinstance(source, str) else ""
-
-
-MAX_FIGURES, MAX_FIGURE_CHARS = 6, 3_000_000
-
-
-def _images(outputs: list) -> list[str]:
-    """Base64 PNGs in a cell's outputs (at most MAX_FIGURES, each at most MAX_FIGURE_CHARS)."""
-    found = []
-    for output in outputs:
-        data = output.get("data") if isinstance(output, dict) else None
-        png = _text(data.get("image/png")) if isinstance(data, dict) else ""
-        if png and len(png) <= MAX_FIGURE_CHARS and len(found) < MAX_FIGURES:
-            found.append(png.replace("\n", ""))
-    return found
-
-
 def parse_notebook(path: Path | str) -> ParsedNotebook:
-    """Read any notebook-ish file; unreadable input yields ParsedNotebook(error=...)."""
+    """Read any notebook-ish file; unreadable input yields ParsedNotebook(error=...) with the reason."""
     try:
         raw = Path(path).read_bytes()
     except OSError as error:
-        return ParsedNotebook(error=f"cannot read the file: {error}")
-    if len(raw) > 50_000_000:
-        return ParsedNotebook(error="the notebook is larger than 50 MB")
+        return ParsedNotebook(error=f"cannot read the file: {error.strerror or error}")
     try:
-        data = json.loads(raw.decode("utf-8", errors="replace"))
-    except (json.JSONDecodeError, RecursionError) as error:
-        return ParsedNotebook(error=f"the notebook is not valid JSON ({error}); re-save it from Jupyter")
-    if not isinstance(data, dict):
-        return ParsedNotebook(error="the notebook is not a JSON object")
-    parsed = ParsedNotebook()
-    raw_cells = data.get("cells")
-    if raw_cells is None and isinstance(data.get("worksheets"), list):  # nbformat 3
-        parsed.warnings.append(f"old notebook format v{data.get('nbformat')}: read as best we can")
-        raw_cells = [c for ws in data["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", [])]
-    if not isinstance(raw_cells, list):
-        return ParsedNotebook(error="the notebook has no cells")
-    for raw_cell in raw_cells:
-        if not isinstance(raw_cell, dict):
-            continue
-        kind = raw_cell.get("cell_type", "")
-        source = _text(raw_cell.get("source", raw_cell.get("input", "")))
-        metadata = raw_cell.get("metadata") if isinstance(raw_cell.get("metadata"), dict) else {}
-        nbgrader = metadata.get("nbgrader") if isinstance(metadata.get("nbgrader"), dict) else {}
-        grade_id = nbgrader.get("grade_id") if isinstance(nbgrader.get("grade_id"), str) else None
-        outputs = raw_cell.get("outputs") if isinstance(raw_cell.get("outputs"), list) else []
-        parsed.cells.append(Cell(kind if kind in ("code", "markdown") else "raw", source, grade_id, len(outputs),
-                                 _images(outputs)))
+        cells, warnings = read(raw)
+    except NotebookProblem as problem:
+        return ParsedNotebook(error=str(problem))
+    parsed = ParsedNotebook(cells, warnings=warnings)
     broken = sum(1 for c in parsed.code_cells() if parse_cell(c.source) is None)
     if broken:
         parsed.warnings.append(f"{broken} code cell(s) have syntax errors and were skipped")

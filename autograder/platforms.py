@@ -113,7 +113,7 @@ def prepare(work: Path, bundle: Path) -> None:
     student = work / "bundle" / paths.STUDENT_NOTEBOOK.name
     filled = answered(nbformat.read(student, as_version=4), nbformat.read(paths.SOLUTION_NOTEBOOK, as_version=4))
     nbformat.write(filled, work / "bundle" / "filled.ipynb")
-    (work / "install_cell.py").write_text(install_cell(student))
+    (work / "install_cell.py").write_text(install_cell(student), encoding="utf-8")
     shutil.copyfile(DRIVER, work / "platform_run.py")
 
 
@@ -222,14 +222,14 @@ def run(config: PlatformsConfig) -> tuple[list[dict], dict[str, str]]:
                     skipped[platform.name] = f"the run did not finish (exit {done.returncode}): {(done.stdout + done.stderr)[-2000:]}"
                     print(f"{platform.name}: {skipped[platform.name]}", flush=True)
                     continue
-                outcome = judge(platform, json.loads((work / "result.json").read_text()))
+                outcome = judge(platform, json.loads((work / "result.json").read_text(encoding="utf-8")))
                 outcomes.append(outcome)
                 print(f"{platform.name}: {'passed' if outcome['passed'] else 'FAILED'} in {time.time() - started:.0f}s",
                       flush=True)
         finally:
             server.shutdown()
-    (out / "report.json").write_text(json.dumps({"outcomes": outcomes, "skipped": skipped}, indent=1))
-    (out / "report.md").write_text(markdown(outcomes, skipped))
+    (out / "report.json").write_text(json.dumps({"outcomes": outcomes, "skipped": skipped}, indent=1), encoding="utf-8")
+    (out / "report.md").write_text(markdown(outcomes, skipped), encoding="utf-8")
     return outcomes, skipped
 
 

@@ -2,8 +2,8 @@
 
 For each graded function and each public probe, the file stores the reference output and the
 output of every known mistake with its message, all as encoded data. For the training loop it
-stores the public configuration and the facts of the reference loop and of each known mistaken loop
-run under it (in a worker, as the grader runs them). The student runtime ships this file instead of
+stores the public configuration and the runs of the reference loop and of each known mistaken loop
+under it (run in a worker as the grader runs them, their outcomes evaluated as the grader does). The student runtime ships this file instead of
 any implementation; tests/test_fixtures.py fails when it is out of date.
 
 Floats from a computation differ between CPUs in their last digits, so `disagreements` compares a
@@ -21,7 +21,7 @@ from alignment_kit.recorders import LOOP
 from autograder import checks
 from autograder.checks.training import PUBLIC_SETUP
 from autograder.config import Limits
-from autograder.grade import mistaken_cell, trusted_cell_runs
+from autograder.reference_cache import mistaken_cell, trusted_cell_runs
 from autograder.reference import reference_for_check
 
 
@@ -29,8 +29,8 @@ def loop_expectations() -> dict:
     check = checks.cell_check(LOOP)
     config = PUBLIC_SETUP.config()
     keys = ["", *check.mistakes]
-    facts = trusted_cell_runs(check, [(mistaken_cell(check, [key] if key else []), config) for key in keys], Limits())
-    return {"config": config, "runs": dict(zip(keys, facts)), "messages": dict(check.messages)}
+    runs = trusted_cell_runs(check, [(mistaken_cell(check, [key] if key else []), config) for key in keys], Limits())
+    return {"config": config, "runs": dict(zip(keys, runs)), "messages": dict(check.messages)}
 
 
 def compute() -> dict:
@@ -99,12 +99,12 @@ def disagreements(stored: dict, fresh: dict) -> list[str]:
 def main(check_only: bool = False) -> int:
     fresh = render()
     if check_only:
-        stored = json.loads(FIXTURES.read_text()) if FIXTURES.exists() else {}
+        stored = json.loads(FIXTURES.read_text(encoding="utf-8")) if FIXTURES.exists() else {}
         found = disagreements(stored, json.loads(fresh))
         print("fixtures are up to date" if not found else
               "fixtures are stale: run python -m autograder fixtures\n  " + "\n  ".join(found[:20]))
         return 0 if not found else 1
     FIXTURES.parent.mkdir(parents=True, exist_ok=True)
-    FIXTURES.write_text(fresh)
+    FIXTURES.write_text(fresh, encoding="utf-8")
     print(f"wrote {FIXTURES}")
     return 0

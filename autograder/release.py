@@ -74,14 +74,14 @@ def student_notebook(target: Path, install_from: str) -> Path:
     """The student notebook, freshly generated from the source, with the install location filled in."""
     with tempfile.TemporaryDirectory() as scratch:
         generated = generate_into(Path(scratch))
-        notebook = json.loads(generated.read_text())
+        notebook = json.loads(generated.read_text(encoding="utf-8"))
     cell = next(c for c in notebook["cells"] if c.get("id") == INSTALL_CELL)
     source = "".join(cell["source"])
     if INSTALL_LINE not in source:
         raise RuntimeError(f"the install cell of the source notebook lost its line {INSTALL_LINE!r}")
     filled = source.replace(INSTALL_LINE, f"KIT_INSTALL_FROM = {json.dumps(install_from)}")
     cell["source"] = filled.splitlines(keepends=True)
-    target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return target
 
 
@@ -105,10 +105,10 @@ def student_readme(files: list[Path], install_from: str, notebook: Path, wheel: 
         install_note = ("This release names no download location, so on Colab and Kaggle the first cell looks for "
                         f"`{wheel.name}` next to the notebook.")
         colab_note = f"First upload `{wheel.name}` to the session's files (the folder icon on the left)."
-    return TEMPLATE.read_text().format(
+    return TEMPLATE.read_text(encoding="utf-8").format(
         title=paths.ASSIGNMENT, files=listing, install_note=install_note, colab_note=colab_note, wheel=wheel.name,
         model_wheel=MODEL_WHEEL, notebook=notebook.name, profiles=_profiles_table(), timings=TIMINGS,
-        platforms=PLATFORMS_TABLE.read_text().strip())
+        platforms=PLATFORMS_TABLE.read_text(encoding="utf-8").strip())
 
 
 def _zip(files: list[Path], target: Path) -> Path:
@@ -132,7 +132,7 @@ def build(config: ReleaseConfig) -> tuple[list[Path], boundary.BoundaryReport]:
         if report.leaks:
             raise RuntimeError("refusing to release: " + report.summary())
         readme = staging / "README.md"
-        readme.write_text(student_readme(files + [readme], config.install_from, notebook, wheel))
+        readme.write_text(student_readme(files + [readme], config.install_from, notebook, wheel), encoding="utf-8")
         files.append(readme)
         out.mkdir(parents=True, exist_ok=True)
         written = [Path(shutil.copy2(f, out / f.name)) for f in files]

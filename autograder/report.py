@@ -107,5 +107,5 @@ def write_feedback(result: SubmissionResult, folder: Path) -> None:
     for name, curves in result.curves.items():
         if curves.get("student"):
             plot_curve(name, curves, folder / _curve_file(name))
-    (folder / "feedback.md").write_text(markdown(result))
-    (folder / "feedback.html").write_text(html_page(result))
+    (folder / "feedback.md").write_text(markdown(result), encoding="utf-8")
+    (folder / "feedback.html").write_text(html_page(result), encoding="utf-8")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -139,8 +140,15 @@ def write_json_atomic(path: Path, data: dict, strict: bool = True) -> None:
     """Write through a temporary file and rename, so a killed run never leaves half a file.
 
     `strict=False` keeps NaN and infinities (a student's loss curve may hold them) in Python's JSON
-    dialect, which `json.loads` reads back exactly; strict files (for other tools) refuse them."""
+    dialect, which `json.loads` reads back exactly; strict files (for other tools) refuse them. Several
+    processes may write the same file (a shared cache): each writes its own temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(data, indent=1, allow_nan=not strict, ensure_ascii=False))
-    os.replace(temporary, path)
+    text = json.dumps(data, indent=1, allow_nan=not strict, ensure_ascii=False)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

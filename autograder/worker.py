@@ -36,7 +36,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from alignment_kit.sandbox import guard
+from alignment_kit.sandbox import guard, wire
 from alignment_kit import paths as runtime_paths
 from autograder.config import Limits
 
@@ -62,18 +62,31 @@ class Sandbox:
 
     namespaces: bool  # private root, no network, own PID space (root and a working `unshare`)
     drop_uid: bool  # student code runs as an unprivileged uid of its own
+    syscall_filter: bool = True  # seccomp: no new processes, no exec, no reaching other processes
+    unreadable: tuple[str, ...] = ()  # folders on the way to the Python installation others cannot enter (no uid drop)
 
     def describe(self, limits: Limits) -> str:
+        """One line for the instructor (the first `grade` prints): what holds, and what is missing and why."""
+        filter_note = "" if self.syscall_filter else (
+            "; WARNING: no syscall filter (the kernel refuses seccomp), so native code could start processes: "
+            "only the audit hook and the process-tree sweep stand in the way")
         if self.namespaces:
             return (f"sandbox: full: private root file system (Python, runtime and model cache only, read-only), "
-                    f"no network, own PID space, unprivileged uid, scratch capped at {limits.scratch_mb} MiB (tmpfs)")
-        missing = ["private root file system (files outside the allowed folders are refused by a Python audit hook "
-                   "instead)", "network isolation", "own PID space",
-                   f"tmpfs scratch cap (the {limits.scratch_mb} MiB cap is enforced by watching the folder)"]
+                    f"no network, own PID space, unprivileged uid, syscall filter, scratch capped at "
+                    f"{limits.scratch_mb} MiB (tmpfs){filter_note}")
+        line = ("sandbox: reduced (namespaces are refused here, or KIT_SANDBOX=fallback): missing: a private root "
+                "file system (files outside the allowed folders, and native code, are refused by a Python audit hook "
+                "instead; new processes by the syscall filter), network isolation, own PID space, a tmpfs scratch cap "
+                f"(the {limits.scratch_mb} MiB cap is enforced by watching the folder)")
         if not self.drop_uid:
-            missing.append("unprivileged uid (not running as root, or the Python installation is not readable "
-                           "by other users)")
-        return "sandbox: reduced: namespaces are refused here (or KIT_SANDBOX=fallback); missing: " + "; ".join(missing)
+            who = "root" if os.geteuid() == 0 else f"uid {os.geteuid()}"
+            why = (f"other users cannot reach the Python installation, the runtime or the models (blocked at "
+                   f"{', '.join(self.unreadable[:3])})" if self.unreadable else "the grader does not run as root")
+            fix = (f"let other users in (`chmod o+rX {' '.join(self.unreadable[:3])}`)" if self.unreadable
+                   else "run the grader as root")
+            line += (f"; WARNING: student code runs as {who}, the grader's own user, because {why}: a way past the "
+                     f"audit hook would read and change what that user can; fix: {fix}, or grade where namespaces work")
+        return line + filter_note
 
 
 def readable_roots() -> list[str]:
@@ -100,6 +113,17 @@ def _namespaces_work() -> bool:
         return False
 
 
+def _syscall_filter_works() -> bool:
+    """Whether a process here can put up the workers' syscall filter (and is then refused a fork)."""
+    probe = ("import os\nfrom alignment_kit.sandbox import syscalls\nassert syscalls.install() is None\n"
+             "try:\n    os.fork()\nexcept PermissionError:\n    print('filtered')")
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+        return done.stdout.strip() == "filtered"
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 @functools.lru_cache(maxsize=1)
 def sandbox() -> Sandbox:
     """Detect the protections once per process; KIT_SANDBOX=fallback forces the fallback (for tests)."""
@@ -107,8 +131,10 @@ def sandbox() -> Sandbox:
     if forced not in ("", "fallback"):
         raise ValueError(f"KIT_SANDBOX must be unset or 'fallback', got {forced!r}")
     namespaces = forced != "fallback" and _namespaces_work()
-    drop = os.geteuid() == 0 and (namespaces or all(guard.readable_by_others(p) for p in readable_roots()))
-    return Sandbox(namespaces, drop)
+    unreadable = tuple(dict.fromkeys(guard.blocking_folder(p) for p in readable_roots()
+                                     if not guard.readable_by_others(p)))
+    drop = os.geteuid() == 0 and (namespaces or not unreadable)
+    return Sandbox(namespaces, drop, _syscall_filter_works(), () if namespaces else unreadable)
 
 
 def launch_script(root: Path, limits: Limits, command: list[str]) -> str:
@@ -159,12 +185,14 @@ def _tail_reader(stream, keep: int, sink: list) -> None:
 
 
 def _payload_reader(fd: int, cap: int, sink: list) -> None:
-    data = b""
+    """Read the payload pipe to its end, keeping at most cap + 1 bytes (more means: too large)."""
+    chunks, size = [], 0
     with os.fdopen(fd, "rb") as stream:
-        for chunk in iter(lambda: stream.read(65536), b""):
-            if len(data) < cap + 1:
-                data += chunk
-    sink.append(data)
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            if size <= cap:
+                chunks.append(chunk)
+                size += len(chunk)
+    sink.append(b"".join(chunks))
 
 
 def _folder_size(folder: Path) -> int:
@@ -317,7 +345,8 @@ def run_job(job: dict, limits: Limits) -> WorkerResult:
     output_read, output_write = os.pipe()
     job_id = f"{os.getpid()}-{next(_job_ids)}"
     control = {"scratch": scratch, "private_scratch": box.namespaces, "scratch_mb": limits.scratch_mb,
-               "scratch_files": limits.scratch_files, "environment": _environment(scratch)}
+               "scratch_files": limits.scratch_files, "environment": _environment(scratch),
+               "uid": uid if box.drop_uid else None}
     output, payload, exceeded = [], [], []
     readers = [threading.Thread(target=_tail_reader, args=(os.fdopen(output_read, "rb"), limits.output_kb * 1024, output),
                                 daemon=True),
@@ -360,8 +389,8 @@ def run_job(job: dict, limits: Limits) -> WorkerResult:
     parsed = None
     if error is None:
         try:
-            parsed = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            parsed = wire.load(data)
+        except wire.WireError:
             pass
         if not isinstance(parsed, dict):
             parsed, error = None, "the worker sent back something that is not a result"
@@ -371,7 +400,7 @@ def run_job(job: dict, limits: Limits) -> WorkerResult:
 def _send_job(fd: int, job: dict) -> None:
     try:
         with os.fdopen(fd, "wb") as stream:
-            stream.write(json.dumps(job).encode())
+            stream.write(wire.dump(job, probes=True))
     except OSError:
         pass  # the worker died before reading its job: its exit code says why
 

@@ -59,3 +59,19 @@ def solution_run(tmp_path_factory, kit_assets):
 
     folder = tmp_path_factory.mktemp("solution-run")
     return folder, nbformat.read(run_notebook(paths.SOLUTION_NOTEBOOK, folder), as_version=4)
+
+
+@pytest.fixture(params=["full", "fallback"])
+def mode(request, monkeypatch, kit_assets):
+    """Run a test once in each sandbox mode this machine offers (the fallback is what runs where namespaces
+    are refused, as in Gradescope's containers)."""
+    from autograder import worker
+
+    if request.param == "full" and not worker.sandbox().namespaces:
+        pytest.skip("needs root and a working `unshare`")
+    if request.param == "fallback":
+        monkeypatch.setenv("KIT_SANDBOX", "fallback")
+    worker.sandbox.cache_clear()
+    yield request.param
+    monkeypatch.delenv("KIT_SANDBOX", raising=False)
+    worker.sandbox.cache_clear()

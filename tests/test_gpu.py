@@ -165,7 +165,7 @@ def test_trl_precision_flags_match_the_picked_precision(tmp_path):
 def test_the_public_loop_checks_stored_trajectory_holds_on_cuda(tmp_path, kit_assets):
     """The notebook's loop check compares a re-run with a trajectory stored from a CPU run, within the
     grader's loss tolerance: the reference loop re-run on this GPU (TF32 off) must stay inside it."""
-    from alignment_kit import cell_judges, recorders
+    from alignment_kit import cell_judges, cell_outcomes, recorders
     from alignment_kit.selfcheck import expected_public
     from autograder.reference import reference_notebook, reference_source
 
@@ -176,11 +176,13 @@ def test_the_public_loop_checks_stored_trajectory_holds_on_cuda(tmp_path, kit_as
     exec(compile(reference_source(("get_log_prob", "dpo_loss", "pad", "pad_collate_fn")), "<reference>", "exec"), namespace)
     recorders.after_helpers_loop(namespace, config, state)
     exec(compile(reference_notebook().cell(recorders.LOOP), "<reference loop>", "exec"), namespace)
-    facts = recorders.collect_loop(namespace, state)
-    results, _ = cell_judges.judge_loop([cell_judges.Configuration("", facts, stored["runs"], stored["messages"], "cuda")])
+    left = recorders.collect_loop(namespace, state)
+    left["outcome"]["policy"] = {name: tensor.cpu() for name, tensor in left["outcome"]["policy"].items()}
+    run = {**left["facts"], **cell_outcomes.evaluate_loop(config, left["outcome"])}
+    results, _ = cell_judges.judge_loop([cell_judges.Configuration("", run, stored["runs"], stored["messages"], "cuda")])
     failed = [(r.name, r.message) for r in results if not r.passed]
     assert not failed, failed
-    print("losses on cuda:", facts["losses"], "stored (cpu):", stored["runs"][""]["losses"])
+    print("losses on cuda:", run["losses"], "stored (cpu):", stored["runs"][""]["losses"])
 
 
 @pytest.fixture(scope="module")

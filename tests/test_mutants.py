@@ -562,8 +562,10 @@ CELL_MUTANTS = [
     CellMutant("loop_one_mask_for_both_sides", "dpo_training_loop",
                student_dpo_loop().replace('torch.zeros_like(prompt_mask), batch[side + "_attn_mask"]',
                                           'torch.zeros_like(prompt_mask), batch["chosen_attn_mask"]'),
+               # The cell raises, so its outcome matches no run and nothing of the loop is credited.
                "loss mask", ("the loss mask does not select", "the cell raised"), ("steps taken", "loss trajectory",
                                                                                   "concatenation and truncation",
+                                                                                  "frozen reference model",
                                                                                   "cell ran to the end")),
     CellMutant("reward_ignores_step_setting", "reward_training",
                build.source("reward_training").replace("max_steps=settings.reward_steps", "max_steps=40"),

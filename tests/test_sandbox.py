@@ -29,19 +29,6 @@ ALL_FUNCTIONS = [c.name for c in checks.FUNCTION_CHECKS]
 full_sandbox = pytest.mark.skipif(not worker.sandbox().namespaces, reason="needs root and a working `unshare`")
 
 
-@pytest.fixture(params=["full", "fallback"])
-def mode(request, monkeypatch, kit_assets):
-    """Run a test once in each sandbox mode this machine offers."""
-    if request.param == "full" and not worker.sandbox().namespaces:
-        pytest.skip("needs root and a working `unshare`")
-    if request.param == "fallback":
-        monkeypatch.setenv("KIT_SANDBOX", "fallback")
-    worker.sandbox.cache_clear()
-    yield request.param
-    monkeypatch.delenv("KIT_SANDBOX", raising=False)
-    worker.sandbox.cache_clear()
-
-
 def _grade(grader, cells: dict[str, str], path: Path, names: list[str]) -> dict:
     nb = build.with_cells({k: textwrap.dedent(v) for k, v in cells.items()})
     return {r.name: r for r in grader.grade_functions(parse_notebook(build.write(nb, path)), names)}
@@ -280,6 +267,81 @@ def test_many_small_files_hit_the_file_cap(tmp_path, kit_assets):
     assert results["dpo_loss"].score == 1.0
 
 
+# ====================================================================== 4. no way out through native code
+def _marked_processes(marker: str) -> list[str]:
+    """Command lines of running processes that contain `marker`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if marker in cmdline and "pytest" not in cmdline:
+                found.append(cmdline)
+    return found
+
+
+NATIVE_ESCAPES = {
+    # Read the solution with the C library's open and read.
+    "get_log_prob": f'''
+        def get_log_prob(logits, labels, mask):
+            import ctypes
+            libc = ctypes.CDLL(None)
+            fd = libc.open({str(paths.SOLUTION_NOTEBOOK).encode()!r}, 0)
+            buffer = ctypes.create_string_buffer(1 << 20)
+            libc.read(fd, buffer, 1 << 20)
+            raise RuntimeError(buffer.value[:80])
+        ''',
+    # Start a program that outlives the worker, with the function subprocess uses underneath (no audit event).
+    "dpo_loss": '''
+        def dpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+            import os, _posixsubprocess
+            r, w = os.pipe()
+            args = [b"/bin/sleep", b"317"]
+            _posixsubprocess.fork_exec(args, args, True, (), None, None, -1, -1, -1, -1, -1, -1, r, w, False, True,
+                                       False, None, None, None, -1, None, False)
+            return chosen_logps.mean(), chosen_logps.mean(), chosen_logps.mean()
+        ''',
+    # Fork through the C library.
+    "tokenize_row": '''
+        def tokenize_row(example, tokenizer, max_prompt_length=512, max_completion_length=None):
+            import ctypes
+            if ctypes.CDLL(None).fork() == 0:
+                import time
+                time.sleep(317)
+            return {}
+        ''',
+    # Load compiled code written into the scratch folder (a copy of a standard module, under its own name).
+    "pad": '''
+        def pad(tensors, padding_value=0, padding_side="right"):
+            import glob, importlib.util, os, shutil, sys
+            source = next(p for p in glob.glob(os.path.join(sys.base_prefix, "lib", "python3*", "lib-dynload", "_json*.so")))
+            shutil.copyfile(source, os.path.abspath("_json.so"))
+            spec = importlib.util.spec_from_file_location("_json", os.path.abspath("_json.so"))
+            module = importlib.util.module_from_spec(spec)
+            raise RuntimeError(f"loaded {module}")
+        ''',
+    # Signal every process this user may (the grader among them).
+    "apply_chat_template": '''
+        def apply_chat_template(example, tokenizer):
+            import os, signal
+            os.kill(-1, signal.SIGSTOP)
+            return {}
+        ''',
+}
+
+
+def test_native_code_earns_nothing_and_starts_nothing_that_survives(mode, tmp_path):
+    results = _grade(Grader(Limits(timeout_s=40, function_timeout_s=10)), NATIVE_ESCAPES, tmp_path / "native.ipynb",
+                     list(NATIVE_ESCAPES) + ["pad_collate_fn"])
+    for name in NATIVE_ESCAPES:
+        _zero_with_reason(results[name], "sandbox refuses", "Operation not permitted", "No such file")
+    assert results["pad_collate_fn"].score == results["pad_collate_fn"].max_score, results["pad_collate_fn"].output
+    assert not _marked_processes("sleep 317"), _marked_processes("sleep 317")
+    assert not [line for line in _marked_processes("alignment_kit") if "zygote" not in line], "a worker outlived its job"
+
+
 # ====================================================================== the fallback says what it lacks and grades alike
 def test_the_fallback_names_what_it_lacks(monkeypatch):
     monkeypatch.setenv("KIT_SANDBOX", "fallback")
@@ -291,6 +353,26 @@ def test_the_fallback_names_what_it_lacks(monkeypatch):
         worker.sandbox.cache_clear()
     for missing in ("reduced", "private root", "network", "PID", "scratch cap"):
         assert missing in described, described
+
+
+def test_when_the_uid_cannot_be_dropped_the_first_line_says_what_that_exposes_and_the_fix(monkeypatch, tmp_path, capsys):
+    from autograder.batch import grade_all
+    from autograder.config import GradeConfig
+    from alignment_kit.sandbox import guard
+
+    monkeypatch.setenv("KIT_SANDBOX", "fallback")
+    monkeypatch.setattr(guard, "blocking_folder", lambda path: "/opt/locked-python")
+    monkeypatch.setattr(guard, "readable_by_others", lambda path: False)
+    worker.sandbox.cache_clear()
+    try:
+        shutil.copy(paths.EXAMPLE_SUBMISSIONS / "erin.ipynb", tmp_path / "erin.ipynb")  # needs no worker
+        grade_all([str(tmp_path / "erin.ipynb")], GradeConfig(out_dir=str(tmp_path / "out"), jobs=1, gradebook_db=None))
+    finally:
+        monkeypatch.delenv("KIT_SANDBOX")
+        worker.sandbox.cache_clear()
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("sandbox: reduced") and "WARNING: student code runs as" in first, first
+    assert "/opt/locked-python" in first and "chmod o+rX /opt/locked-python" in first, first
 
 
 def test_the_fallback_gives_the_reference_full_marks(monkeypatch, tmp_path, kit_assets):

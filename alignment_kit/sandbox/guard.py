@@ -5,11 +5,15 @@
 * `install_audit_hook`: a Python audit hook (it cannot be removed) that
   - refuses to import the grader package and records the attempt, which costs the item its points;
   - refuses to read or list files outside the allowed folders, and to write outside the scratch folder;
-  - refuses to start processes, to open network connections and to walk the garbage collector's
-    object graph. (Native code called through ctypes, which torch itself loads lazily, is not refused:
-    in the namespace sandbox the kernel's rules bind it too.)
+  - refuses to start processes, to signal other processes, to open network connections and to walk the
+    garbage collector's object graph;
+  - refuses the ways out to native code: every use of ctypes (loading a library, looking up or calling a
+    function, reading memory by address), importing cffi, and loading a compiled module from anywhere
+    but the Python installation (student code can write files in its scratch folder, not run them).
   Inside the namespace sandbox the kernel already enforces the file rules (nothing else is even
-  mounted); the hook makes a submission behave the same where namespaces are refused.
+  mounted); the hook makes a submission behave the same where namespaces are refused. What the hook
+  cannot see (a process started by `_posixsubprocess`, which raises no audit event) the syscall filter
+  of `syscalls.py` refuses.
 """
 from __future__ import annotations
 
@@ -23,9 +27,15 @@ _DENIED = frozenset({
     "pty.spawn", "socket.connect", "socket.bind", "socket.sendto", "socket.getaddrinfo",
     "gc.get_objects", "gc.get_referrers", "gc.get_referents",
 })
+# The ways from Python to native code: refused once student code may run (torch has loaded its libraries).
+_NATIVE = frozenset({"ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.call_function", "ctypes.cdata",
+                     "ctypes.cdata/buffer", "ctypes.addressof", "ctypes.string_at", "ctypes.wstring_at"})
+_NATIVE_MODULES = ("cffi", "_cffi_backend")
 _READS = frozenset({"os.listdir", "os.scandir", "os.chdir", "glob.glob"})
 _WRITES = frozenset({"os.rename", "os.remove", "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.chmod",
                      "os.chown", "os.truncate", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.move"})
+_COPIES = frozenset({"shutil.copyfile", "os.link", "os.symlink"})  # (source read, destination written)
+_MOVES = frozenset({"os.rename", "shutil.move"})  # (source, destination): both change
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _SYSTEM_READS = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/proc/self", "/proc/cpuinfo",
                  "/proc/meminfo", "/sys/devices/system/cpu", "/sys/fs/cgroup", "/etc/ld.so.cache",
@@ -44,16 +54,22 @@ def limit_resources(memory_mb: int, processes: int, file_mb: int) -> None:
         resource.setrlimit(limit, (value, value))
 
 
+def blocking_folder(path: str) -> str | None:
+    """The first folder on the way to `path` (or `path` itself) that other users cannot enter or read; None if none."""
+    current = os.path.realpath(path)
+    chain = [current]
+    while os.path.dirname(current) != current:
+        current = os.path.dirname(current)
+        chain.append(current)
+    for folder in reversed(chain):
+        if not os.stat(folder).st_mode & 0o005:
+            return folder
+    return None
+
+
 def readable_by_others(path: str) -> bool:
     """Whether an unprivileged user can reach `path`: every folder on the way lets others in."""
-    current = os.path.realpath(path)
-    while True:
-        if not os.stat(current).st_mode & 0o005:
-            return False
-        parent = os.path.dirname(current)
-        if parent == current:
-            return True
-        current = parent
+    return blocking_folder(path) is None
 
 
 def drop_privileges(uid: int) -> bool:
@@ -90,8 +106,9 @@ def install_audit_hook(allowed: list[str], scratch: str) -> None:
     """Put up the audit hook described above (and the import blocker). `allowed` are what student code may read."""
     sys.meta_path.insert(0, _GraderBlocker())
     reads = tuple(os.path.realpath(p) for p in (*allowed, scratch, *_SYSTEM_READS))
+    code = tuple(os.path.realpath(p) for p in (*allowed, *_SYSTEM_READS))  # where compiled modules may come from
     writes = (os.path.realpath(scratch), "/dev/null")
-    realpath, fspath = os.path.realpath, os.fspath
+    realpath, fspath, own_pid = os.path.realpath, os.fspath, os.getpid()
 
     def resolved(target) -> str | None:
         if target is None:
@@ -112,6 +129,11 @@ def install_audit_hook(allowed: list[str], scratch: str) -> None:
             if is_grader(module):
                 grader_imports.append((current_item[0], module))
                 raise ImportError(f"the grader ({module}) is not available to student code")
+            if isinstance(module, str) and module.split(".")[0] in _NATIVE_MODULES:
+                raise ImportError(f"the grading sandbox refuses {module}: no native code from student code")
+            filename = resolved(args[1]) if len(args) > 1 and args[1] is not None else None
+            if filename is not None and not _under(filename, code):
+                raise ImportError(f"the grading sandbox refuses to load compiled code from {filename}")
         elif event == "open":
             path = resolved(args[0])
             if path is None:
@@ -125,9 +147,18 @@ def install_audit_hook(allowed: list[str], scratch: str) -> None:
             if path is not None and not _under(path, reads):
                 raise PermissionError(f"the grading sandbox refuses to look at {path}")
         elif event in _WRITES:
-            path = resolved(args[0]) if args else None
-            if path is not None and not _under(path, writes):
-                raise PermissionError(f"the grading sandbox refuses to change {path}")
+            changed = args[1:2] if event in _COPIES else args[:2] if event in _MOVES else args[:1]
+            read = args[:1] if event in _COPIES else ()
+            for path in (resolved(target) for target in changed):
+                if path is not None and not _under(path, writes):
+                    raise PermissionError(f"the grading sandbox refuses to change {path}")
+            for path in (resolved(target) for target in read):
+                if path is not None and not _under(path, reads):
+                    raise PermissionError(f"the grading sandbox refuses to read {path}")
+        elif event in _NATIVE:
+            raise PermissionError(f"the grading sandbox refuses {event}: no native code from student code")
+        elif event == "os.kill" and args and args[0] != own_pid or event == "os.killpg":
+            raise PermissionError(f"the grading sandbox refuses {event}: a worker may signal only itself")
         elif event in _DENIED or (event == "object.__setattr__" and args and args[0] is hook):
             raise PermissionError(f"the grading sandbox refuses {event}")
 

@@ -6,26 +6,27 @@ where the machine allows one. The process holds no answers: probe inputs arrive 
 reference code it gets is the helpers a graded cell or function is explicitly given, and the grader
 package is neither loaded nor importable. The worker
 1. limits its resources, decodes the probes or prepares the cell's namespaces (as root, if it is);
-2. drops to an unprivileged uid and puts up the audit hook (`guard.py`);
+2. drops to an unprivileged uid and puts up the syscall filter (`syscalls.py`) and the audit hook
+   (`guard.py`);
 3. defines the notebook's code statement by statement (a failing statement costs only itself);
 4. runs each graded function on its probes, or re-runs the graded cell under each configuration
    (each in a fresh namespace with fresh seeded models);
 5. writes one JSON payload of raw outputs or facts to its private pipe and exits.
-Every student error is data in the payload; only a dead process loses it.
+Every student error is data in the payload; only a dead process loses it. The job arrives and the
+payload leaves through `wire`: data only, judged by the grader outside the worker.
 """
 from __future__ import annotations
 
 import ast
 import builtins
-import json
 import os
 import signal
 import sys
 import traceback
 from pathlib import Path
 
-from alignment_kit import outputs, recorders
-from alignment_kit.sandbox import codec, guard
+from alignment_kit import observe, outputs, recorders
+from alignment_kit.sandbox import guard, syscalls, wire
 
 
 class StudentTimeout(BaseException):
@@ -44,7 +45,7 @@ def short_error(error: BaseException) -> str:
     frames = traceback.extract_tb(error.__traceback__)
     student = [f for f in frames if f.filename.startswith("<student")]
     where = f" (line {student[-1].lineno} of {student[-1].filename.strip('<>')})" if student else ""
-    return outputs.error_text(error)[:300] + where
+    return observe.error_text(error)[:300] + where
 
 
 def guarded(action, seconds: float):
@@ -90,12 +91,8 @@ class Builtins:
 
 
 # ---------------------------------------------------------------------------------- functions
-def prepare_functions(job: dict) -> dict:
-    return {name: [(codec.decode(p["args"]), codec.decode(p["kwargs"]), p.get("expect_error", False))
-                   for p in spec["probes"]] for name, spec in job["functions"].items()}
-
-
-def run_function(job: dict, name: str, probes: list, snapshot: Builtins) -> dict:
+def run_function(job: dict, name: str, snapshot: Builtins) -> dict:
+    """{"observations": [one per probe]} of the student's function, or {"missing": why there are none}."""
     limits = job["limits"]
     guard.current_item[0] = name
     namespace: dict = {"__name__": "__student__"}
@@ -109,17 +106,18 @@ def run_function(job: dict, name: str, probes: list, snapshot: Builtins) -> dict
     if not callable(fn):
         reason = f"`{function}` is not defined in the notebook"
         return {"missing": reason + (f" (defining the notebook's code failed: {errors[0]})" if errors else "")}
-    runs, error = guarded(lambda: [outputs.run(name, fn, args, kwargs, refuse) for args, kwargs, refuse in probes],
-                          limits["function_timeout_s"])
+    spec, probes = outputs.OUTPUTS[name], job["functions"][name]["probes"]
+    observations, error = guarded(lambda: [observe.call(fn, p["args"], p["kwargs"], spec.observe, spec.gradient)
+                                           for p in probes], limits["function_timeout_s"])
     snapshot.restore()
     if error:
         return {"missing": f"`{name}` {error}"}
-    return {"runs": runs}
+    return {"observations": observations}
 
 
 # ---------------------------------------------------------------------------------- cells
 def run_cell(job: dict, snapshot: Builtins) -> dict:
-    """Re-run each (cell source, configuration) of the job in a fresh namespace; facts per run."""
+    """Re-run each (cell source, configuration) of the job in a fresh namespace; facts and outcome per run."""
     limits, item, scratch = job["limits"], job["item"], Path(job["scratch"])
     guard.current_item[0] = item
     cell_seconds = max(5.0, limits["timeout_s"] * 0.85 / max(1, len(job["runs"])))
@@ -138,33 +136,53 @@ def run_cell(job: dict, snapshot: Builtins) -> dict:
         cell = compile(run["cell_source"], "<student cell>", "exec")
         _, cell_error = guarded(lambda: exec(cell, namespace), cell_seconds)  # noqa: S102
         snapshot.restore()
-        facts, collect_error = guarded(lambda: recorders.COLLECT[item](namespace, state), limits["function_timeout_s"])
+        left, collect_error = guarded(lambda: recorders.COLLECT[item](namespace, state), limits["function_timeout_s"])
         snapshot.restore()
-        results.append({"facts": facts, "cell_error": cell_error, "collect_error": collect_error})
+        left = left if isinstance(left, dict) else {}
+        results.append({"facts": left.get("facts"), "outcome": left.get("outcome"), "cell_error": cell_error,
+                        "collect_error": collect_error})
     return {"runs": results}
 
 
 # ---------------------------------------------------------------------------------- the process
 def _send(fd: int, payload: dict) -> None:
-    data = json.dumps(payload, allow_nan=True).encode()
+    data = wire.dump(payload)
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
     os.close(fd)
 
 
+def seed_everything() -> None:
+    """The same random states in every worker (Python's `random` reseeds itself in a forked child), so that
+    two runs of the same code start alike and a recorded run can be replayed."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
 def run_job(job: dict) -> None:
     """Everything a worker does with one job, from its limits to sending the payload."""
     limits = job["limits"]
     os.chdir(job["scratch"])
+    seed_everything()
     guard.limit_resources(limits["memory_mb"], limits["processes"], limits["scratch_mb"])
-    prepared = prepare_functions(job) if job["kind"] == "functions" else recorders.warm_up(job["item"], Path(job["scratch"]))
+    if job["kind"] == "cell":
+        recorders.warm_up(job["item"], Path(job["scratch"]))
     if job.get("drop_to_uid") is not None:
         guard.drop_privileges(job["drop_to_uid"])
+    problem = syscalls.install()
+    if problem:
+        print(f"[worker] no syscall filter: {problem}", file=sys.stderr, flush=True)
     guard.install_audit_hook(job["readable"], job["scratch"])
     snapshot = Builtins()
     if job["kind"] == "functions":
-        payload = {"results": {name: run_function(job, name, probes, snapshot) for name, probes in prepared.items()}}
+        payload = {"results": {name: run_function(job, name, snapshot) for name in job["functions"]}}
     else:
         payload = run_cell(job, snapshot)
     payload["grader_imports"] = [list(entry) for entry in guard.grader_imports]
@@ -173,7 +191,7 @@ def run_job(job: dict) -> None:
 
 def main() -> None:
     """A standalone worker: the job on stdin (the zygote's children call `run_job` directly)."""
-    run_job(json.loads(sys.stdin.read()))
+    run_job(wire.load(sys.stdin.buffer.read(), tokenizers=True))
     sys.stdout.flush()
     os._exit(0)
 

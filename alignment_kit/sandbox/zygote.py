@@ -10,6 +10,11 @@ ends (job in, payload out, output out); the zygote forks a child, which
 3. reads the job from its pipe and runs `harness.run_job` exactly as a standalone worker would.
 The zygote reports each child's start and exit, and kills a child's process group on request.
 So a worker never holds grader code, and the zygote never holds student or reference data.
+
+No process a worker starts outlives it (the syscall filter already refuses new processes; this holds
+where the filter cannot be put up too): the zygote is the subreaper of everything below it, so an
+orphan is reparented to it and killed at once; when a worker ends, its process group is killed, and
+every process of its uid when it had one of its own.
 """
 from __future__ import annotations
 
@@ -22,8 +27,10 @@ import socket
 import sys
 
 CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x00020000, 4096, 16384, 1 << 18
+PR_SET_CHILD_SUBREAPER = 36
 WARM_MODULES = ("torch", "torch.nn.functional", "transformers", "datasets", "trl", "trl.experimental.ppo",
-                "tqdm.auto", "alignment_kit.sandbox.harness", "alignment_kit.recorders", "alignment_kit.cell_judges")
+                "tqdm.auto", "matplotlib.pyplot", "huggingface_hub", "alignment_kit.sandbox.harness",
+                "alignment_kit.recorders", "alignment_kit.cell_judges", "alignment_kit.selfcheck", "alignment_kit.online")
 
 
 def warm_up() -> None:
@@ -78,10 +85,10 @@ def _child(control: dict, fds: list[int]) -> None:
             private_scratch(scratch, control["scratch_mb"], control["scratch_files"])
         for name, value in control["environment"].items():
             os.environ[name] = value
-        from alignment_kit.sandbox import harness
+        from alignment_kit.sandbox import harness, wire
 
         with os.fdopen(job_fd, "rb") as stream:
-            job = json.loads(stream.read().decode())
+            job = wire.load(stream.read(), tokenizers=True)
         harness.run_job(dict(job, payload_fd=payload_fd))
     except BaseException:  # noqa: BLE001 - the child must never return into the zygote's loop
         import traceback
@@ -94,27 +101,78 @@ def _child(control: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
+def _kill(what, target: int) -> None:
+    try:
+        what(target, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def orphans(known) -> list[int]:
+    """Processes reparented to this one (its children that it did not fork)."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in known:
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == me:
+                found.append(int(entry))
+    return found
+
+
+def kill_uid(uid: int) -> None:
+    """Kill every process of `uid` (run as root): a helper becomes that uid and signals all it may."""
+    helper = os.fork()
+    if helper == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)  # every process this uid may signal, the helper excepted
+        finally:
+            os._exit(0)
+    os.waitpid(helper, 0)
+
+
+def _ended(pid: int, uid: int | None) -> None:
+    """After a worker: its process group, and its uid's processes if it had a uid of its own."""
+    _kill(os.killpg, pid)
+    if uid is not None and os.geteuid() == 0:
+        kill_uid(uid)
+
+
 def serve(fd: int) -> None:
     """Fork a child per request until the grader closes the socket."""
     channel = socket.socket(fileno=fd)
-    children: dict[int, str] = {}  # pid -> job id
+    children: dict[int, tuple[str, int | None]] = {}  # pid -> (job id, the worker's uid)
 
     def tell(message: dict) -> None:
         channel.send(json.dumps(message).encode())
 
     while True:
         ready, _, _ = select.select([channel], [], [], 0.05)
-        while children:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:  # no child at all
+                break
             if pid == 0:
                 break
-            tell({"job": children.pop(pid), "returncode": os.waitstatus_to_exitcode(status)})
+            if pid in children:
+                job, uid = children.pop(pid)
+                _ended(pid, uid)
+                tell({"job": job, "returncode": os.waitstatus_to_exitcode(status)})
+        for orphan in orphans(children):
+            _kill(os.kill, orphan)
         if not ready:
             continue
         data, fds, _, _ = socket.recv_fds(channel, 65536, 3)
         if not data:
-            for pid in children:
-                os.killpg(pid, signal.SIGKILL)
+            for pid, (_, uid) in children.items():
+                _ended(pid, uid)
             return
         request = json.loads(data.decode())
         if "kill" in request:
@@ -129,11 +187,12 @@ def serve(fd: int) -> None:
             _child(request, fds)
         for child_fd in fds:
             os.close(child_fd)
-        children[pid] = request["job"]
+        children[pid] = (request["job"], request.get("uid"))
         tell({"job": request["job"], "pid": pid})
 
 
 def main() -> None:
+    _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans below come to this process, which kills them
     warm_up()
     serve(int(os.environ["KIT_ZYGOTE_FD"]))
 

@@ -1,8 +1,10 @@
-"""A graded cell: the grader re-runs it under hidden configurations and judges the facts it leaves.
+"""A graded cell: the grader re-runs it under hidden configurations and judges what it leaves.
 
-Preparing the namespace and collecting facts is the student runtime's job (`alignment_kit.recorders`),
-so the worker needs no grader code. The grader owns the configurations, the helpers the cell is
-given, the mistaken versions of the cell it knows, and how the facts are judged.
+Preparing the namespace and collecting facts and outcomes is the student runtime's job
+(`alignment_kit.recorders`), so the worker needs no grader code. The grader owns the configurations
+(some of their data it never sends: `private`), the helpers the cell is given, the mistaken versions
+of the cell it knows, how an outcome is evaluated on its side (`evaluate`), how a run is verified
+when it can be replayed (`verify`), and how the runs are judged.
 """
 from __future__ import annotations
 
@@ -24,6 +26,14 @@ class CellCheck:
     inputs: dict[str, str] = field(default_factory=dict)  # cell input -> configuration key, tested for being ignored
     ignores_message: Callable | None = None  # (input, value, default) -> message
     curve: str = ""  # a fact holding a per-step series to plot against the reference's, if any
+    evaluate: Callable = lambda config, outcome: {}  # (configuration, outcome) -> numbers the judge computes
+    private: tuple[str, ...] = ()  # configuration keys only the judge sees (the reward cell's held-out pairs)
+    verify: Callable | None = None  # (configuration, student's outcome, reference run, replay) -> (verified, problem)
+    replay_source: str = ""  # grader-owned code that replays a recorded run (what `verify`'s replay runs)
+
+    def given(self, config: dict) -> dict:
+        """The configuration as a worker gets it: without its private part."""
+        return {key: value for key, value in config.items() if key not in self.private}
 
     @property
     def item(self) -> items.Item:

@@ -9,6 +9,20 @@ from autograder.checks.base import Mistake
 from autograder.checks.function_check import FunctionCheck
 
 
+CUTS_GRADIENT = ("cuts the gradient: the output does not reach its inputs through autograd (a torch.no_grad(), "
+                 ".detach(), .item() or a tensor rebuilt from the values on the way), so training cannot learn from it")
+
+
+def cuts_gradient(function: str):
+    """The reference, run under torch.no_grad(): the right values and no gradient."""
+    def variant(*args, **kwargs):
+        from autograder.reference import reference_function
+
+        with torch.no_grad():
+            return reference_function(function)(*args, **kwargs)
+    return variant
+
+
 # ---------------------------------------------------------------- get_log_prob
 def log_prob_probes() -> list[Probe]:
     return [log_prob_probe("hidden logits A (int mask)", 101, 3, 9, 11, torch.long),
@@ -73,6 +87,7 @@ GET_LOG_PROB = FunctionCheck(
         Mistake("log_softmax over the wrong dimension: normalise over the vocabulary (dim=-1)", _wrong_dim),
         Mistake("numerically unstable: log(softmax(logits)) underflows to -inf when the model is confident; "
                 "use F.log_softmax (or logits - logsumexp)", _log_of_softmax),
+        Mistake(CUTS_GRADIENT, cuts_gradient("get_log_prob")),
     ],
 )
 
@@ -151,5 +166,6 @@ DPO_LOSS = FunctionCheck(
         Mistake("accuracy counts ties: a pair is correct only if the chosen reward is strictly larger", _ties_count),
         Mistake("numerically unstable: -log(sigmoid(margin)) overflows to inf for large margins; "
                 "use -F.logsigmoid(margin) (or F.softplus(-margin))", _log_of_sigmoid),
+        Mistake(CUTS_GRADIENT, cuts_gradient("dpo_loss")),
     ],
 )

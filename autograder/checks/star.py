@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from alignment_kit.probes import Probe, candidates, weighted_loss_probe
 from autograder.checks.base import Mistake
 from autograder.checks.function_check import FunctionCheck
+from autograder.checks.loss import CUTS_GRADIENT, cuts_gradient
 
 
 # ---------------------------------------------------------------- build_preference_pairs
@@ -168,5 +169,6 @@ WEIGHTED_DPO_LOSS = FunctionCheck(
         Mistake("the reward accuracy and the margin are weighted too: only the loss takes the weights, the "
                 "accuracy and the margin stay plain means over the batch",
                 _weighted_mistake("weighted_stats")),
+        Mistake(CUTS_GRADIENT, cuts_gradient("dpo_loss")),
     ],
 )

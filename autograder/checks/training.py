@@ -1,17 +1,20 @@
-"""The DPO training-loop cell: the configurations it is re-run under, and how its facts are judged.
+"""The DPO training-loop cell: the configurations it is re-run under, and how its runs are judged.
 
 The cell is re-run with tiny seeded models and the reference helpers under two hidden
 configurations that differ in every input the cell is given (BETA, NUM_DPO_STEPS, MAX_SEQ_LEN, the
 batch size and the rows), so a loop that ignores any of them shows up, and is named. The rows are
 cut so that chosen and rejected completions end at different places, some inside the window and
-some beyond it, so every mask and truncation mistake changes what is recorded.
+some beyond it, so every mask and truncation mistake changes what is recorded. In the second
+configuration the optimizer also holds the reference model's parameters: a reference run with
+gradients then trains, which changes the losses. The points come from the outcome: the losses and
+the trained policy, evaluated by the grader (`cell_outcomes.evaluate_loop`).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
-from alignment_kit import cell_judges, paths
+from alignment_kit import cell_judges, cell_outcomes, paths
 from alignment_kit.recorders import LOOP
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.loop_mistakes import MISTAKES
@@ -35,6 +38,7 @@ class LoopSetup:
     rejected_lengths: tuple[int, ...]
     learning_rate: float = 1e-3
     device: str = "cpu"  # where the cell is re-run (the GPU tests re-run the public one on CUDA)
+    optimizer_holds_reference: bool = False  # the optimizer also holds ref_model's parameters (see above)
 
     def config(self) -> dict:
         """The configuration as data: rows tokenized with the reference functions (trusted side)."""
@@ -44,7 +48,7 @@ class LoopSetup:
         tokenizer = kit_tokenizer()
         template, tokenize = reference_function("apply_chat_template"), reference_function("tokenize_row")
         count = len(self.chosen_lengths)
-        lines = (paths.DATA_DIR / f"{self.split}.jsonl").read_text().splitlines()[self.first_row:self.first_row + count]
+        lines = (paths.DATA_DIR / f"{self.split}.jsonl").read_text(encoding="utf-8").splitlines()[self.first_row:self.first_row + count]
         rows = []
         for line, chosen, rejected in zip(lines, self.chosen_lengths, self.rejected_lengths):
             row = tokenize(template(json.loads(line), tokenizer), tokenizer, max_prompt_length=64)
@@ -52,7 +56,8 @@ class LoopSetup:
                          "rejected_input_ids": row["rejected_input_ids"][:rejected]})
         return {"rows": rows, "pad_token_id": tokenizer.pad_token_id, "batch_size": self.batch_size,
                 "steps": self.steps, "beta": self.beta, "max_seq_len": self.max_seq_len,
-                "learning_rate": self.learning_rate, "device": self.device}
+                "learning_rate": self.learning_rate, "device": self.device,
+                "optimizer_holds_reference": self.optimizer_holds_reference}
 
 
 # Prompts take 38-52 tokens: a window of 64 (or 56) leaves 4 to 26 completion tokens, so in every batch
@@ -62,11 +67,12 @@ HIDDEN_SETUPS = (
               chosen_lengths=(6, 30, 11, 4, 25, 9), rejected_lengths=(14, 5, 27, 10, 3, 19)),
     LoopSetup("with BETA = 0.5, NUM_DPO_STEPS = 2, MAX_SEQ_LEN = 56 and 3 pairs per batch", "test", 12,
               batch_size=3, steps=2, beta=0.5, max_seq_len=56,
-              chosen_lengths=(3, 22, 8, 17, 5, 12), rejected_lengths=(12, 7, 20, 4, 15, 9)),
+              chosen_lengths=(3, 22, 8, 17, 5, 12), rejected_lengths=(12, 7, 20, 4, 15, 9), optimizer_holds_reference=True),
 )
 # The public check in the notebook uses other rows and sizes (the student runtime stores its expectations).
 PUBLIC_SETUP = LoopSetup("", "train", 200, batch_size=2, steps=3, beta=0.1, max_seq_len=60,
-                         chosen_lengths=(5, 28, 12, 7, 20, 10), rejected_lengths=(16, 6, 24, 13, 4, 18))
+                         chosen_lengths=(5, 28, 12, 7, 20, 10), rejected_lengths=(16, 6, 24, 13, 4, 18),
+                         optimizer_holds_reference=True)
 
 
 def ignores_message(name: str, value, default) -> str:
@@ -75,8 +81,8 @@ def ignores_message(name: str, value, default) -> str:
 
 
 def judge(student: list[dict], expected: list[dict], setups: list[tuple[str, dict]]):
-    configs = [cell_judges.Configuration(label, facts, e["runs"], e["messages"], config.get("device", "cpu"))
-               for (label, config), facts, e in zip(setups, student, expected)]
+    configs = [cell_judges.Configuration(label, run, e["runs"], e["messages"], config.get("device", "cpu"))
+               for (label, config), run, e in zip(setups, student, expected)]
     return cell_judges.judge_loop(configs)
 
 
@@ -90,4 +96,5 @@ TRAINING_LOOP = CellCheck(
     inputs=INPUTS,
     ignores_message=ignores_message,
     curve="losses",
+    evaluate=cell_outcomes.evaluate_loop,
 )

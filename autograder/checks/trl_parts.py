@@ -1,13 +1,21 @@
 """Checks for the TRL parts: the implicit-prompt conversion, the reward-model cell and the PPO cell.
 
 Both cells are re-run under two hidden configurations whose settings differ (steps, lengths, the
-number of rows), so a cell that ignores a setting it is given shows up and is named.
+number of rows), so a cell that ignores a setting it is given shows up and is named. Their points
+come from what the training produced, evaluated by the grader from the weights the worker hands over:
+* the reward model's accuracy on held-out pairs that are never sent to the worker;
+* the PPO run is replayed from what it started with (its models, arguments, rows and random states,
+  as recorded): the policy it trained must be the replay's. A run that equals the reference run's
+  start needs no replay. Settings a student may change (the learning rate, the batch size) change
+  both alike, so they keep full marks; a trainer that never trained, or one assembled by hand,
+  has nothing to replay.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 
-from alignment_kit import cell_judges, paths
+from alignment_kit import cell_judges, cell_outcomes, paths
 from alignment_kit.probes import Probe
 from alignment_kit.recorders import PPO, REWARD
 from autograder.checks.base import Mistake
@@ -42,7 +50,7 @@ TO_IMPLICIT = FunctionCheck(
 
 # ---------------------------------------------------------------- reward model cell
 def _kit_rows(split: str, start: int, count: int) -> list[dict]:
-    lines = (paths.DATA_DIR / f"{split}.jsonl").read_text().splitlines()[start:start + count]
+    lines = (paths.DATA_DIR / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()[start:start + count]
     return [json.loads(line) for line in lines]
 
 
@@ -58,12 +66,17 @@ def reward_setups() -> list[tuple[str, dict]]:
 
 
 def reward_judge(student: list[dict], expected: list[dict], setups: list[tuple[str, dict]]):
-    configs = [(label, facts, e["runs"][""], config["settings"]) for (label, config), facts, e in zip(setups, student, expected)]
-    return cell_judges.judge_reward(configs), []
+    runs = [cell_judges.RewardRun(label, run, e["runs"][""], config["settings"])
+            for (label, config), run, e in zip(setups, student, expected)]
+    return cell_judges.judge_reward(runs), []
+
+
+def evaluate_reward(config: dict, outcome) -> dict:
+    return cell_outcomes.evaluate_reward(config["held_out"], outcome)
 
 
 REWARD_TRAINING = CellCheck(grade_id=REWARD, helpers=("to_implicit_prompt_preferences",), setups=reward_setups,
-                            judge=reward_judge)
+                            judge=reward_judge, evaluate=evaluate_reward, private=("held_out",))
 
 
 # ---------------------------------------------------------------- PPO cell
@@ -79,8 +92,106 @@ def ppo_setups() -> list[tuple[str, dict]]:
 
 
 def ppo_judge(student: list[dict], expected: list[dict], setups: list[tuple[str, dict]]):
-    configs = [(label, facts, e["runs"][""], config["settings"]) for (label, config), facts, e in zip(setups, student, expected)]
-    return cell_judges.judge_ppo(configs), []
+    runs = [cell_judges.PpoRun(label, run, e["runs"][""], config["settings"], run.get("verified", False),
+                               run.get("verification_problem", "the run was not verified"))
+            for (label, config), run, e in zip(setups, student, expected)]
+    return cell_judges.judge_ppo(runs), []
 
 
-PPO_TRAINING = CellCheck(grade_id=PPO, helpers=(), setups=ppo_setups, judge=ppo_judge)
+# Arguments that name places, not training: a replay uses its own.
+PLACES = ("output_dir", "logging_dir", "run_name")
+
+
+def replay_start(call: dict) -> dict:
+    """What a replay of a recorded PPO run starts from: the record without its results and without places."""
+    arguments = call.get("arguments")
+    if isinstance(arguments, dict):
+        arguments = {key: value for key, value in arguments.items() if key not in PLACES}
+    return {"arguments": arguments, "models": call.get("models"), "same": call.get("same"), "rows": call.get("rows"),
+            "random": call.get("random")}
+
+
+def replay_key(call) -> str:
+    """A digest of a recorded run's start: two runs with the same key train the same policy."""
+    from alignment_kit.sandbox import wire
+
+    if not isinstance(call, dict) or "unrecordable" in call:
+        return ""
+    return hashlib.sha256(wire.dump(replay_start(call))).hexdigest()[:24]
+
+
+def evaluate_ppo(config: dict, outcome) -> dict:
+    call = outcome.get("train_call") if isinstance(outcome, dict) else None
+    return {**cell_outcomes.evaluate_ppo(config, outcome), "replay_key": replay_key(call),
+            "train_calls": outcome.get("train_calls") if isinstance(outcome, dict) else None}
+
+
+def verify_ppo(config: dict, outcome, student: dict, reference: dict, replay) -> tuple[bool, str]:
+    """Whether the student's PPO run trained, and trained what a replay of its start trains."""
+    if student.get("policy_logps") is None:
+        return False, student.get("problem") or "no PPO run was recorded"
+    if isinstance(student.get("train_calls"), int) and student["train_calls"] > 1:
+        return False, f"ppo_trainer.train() ran {student['train_calls']} times: train once, as the reference does"
+    if not student.get("moved"):
+        return False, "the PPO policy's weights are those it started from: it was never trained"
+    key = student["replay_key"]
+    if not key:
+        return False, "the PPO run could not be recorded, so it cannot be checked"
+    if key == reference.get("replay_key"):
+        replayed = reference
+    else:
+        replayed = replay(key, replay_start(outcome["train_call"]))
+        if "replay_failed" in replayed:
+            return False, f"a replay of this PPO run with the same models, settings and seeds failed: {replayed['replay_failed']}"
+    if cell_outcomes.close(student["policy_logps"], replayed.get("policy_logps")):
+        return True, ""
+    gap = cell_outcomes.largest_gap(student["policy_logps"], replayed.get("policy_logps"))
+    return False, ("the policy this PPO run leaves differs from a replay of the same run (same models, settings, "
+                   f"prompts and seeds): {gap} in the "
+                   "log-probabilities of a fixed reply; train it with ppo_trainer.train(), and leave its models alone")
+
+
+# Grader-owned code run in a worker on a recorded start (`replay`): rebuild the models the recorded run
+# started from, the trainer with its arguments and rows, its random states, then train.
+REPLAY_SOURCE = '''
+import copy
+import dataclasses
+import torch
+from datasets import Dataset
+from alignment_kit.recorders import set_rng_state
+
+
+def _rebuild(claim, given):
+    if claim.get("missing"):
+        return None
+    if claim["base"] == "given_reward":
+        model = copy.deepcopy(given)
+    elif claim["class"].endswith("ForSequenceClassification"):
+        model = AutoModelForSequenceClassification.from_pretrained(settings.model_path, num_labels=claim["num_labels"] or 1)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(settings.model_path)
+    if claim.get("pad_token_set"):
+        model.config.pad_token_id = tokenizer.pad_token_id
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, tensor in claim["changed"].items():
+            parameters[name].copy_(tensor)
+    return model
+
+
+models = {}
+for role in ("policy", "ref", "reward", "value"):
+    twin = next((other for other in models if "=".join(sorted((other, role))) in replay["same"]), None)
+    models[role] = models[twin] if twin else _rebuild(replay["models"][role], reward_model)
+fields = {field.name for field in dataclasses.fields(PPOConfig) if field.init}
+arguments = {key: value for key, value in replay["arguments"].items() if key in fields}
+arguments["output_dir"] = os.path.join(settings.output_dir, "replay")
+ppo_trainer = PPOTrainer(args=PPOConfig(**arguments), processing_class=tokenizer, model=models["policy"],
+                         ref_model=models["ref"], reward_model=models["reward"], value_model=models["value"],
+                         train_dataset=Dataset.from_list([{"input_ids": row} for row in replay["rows"]]))
+set_rng_state(replay["random"])
+ppo_trainer.train()
+'''
+
+PPO_TRAINING = CellCheck(grade_id=PPO, helpers=(), setups=ppo_setups, judge=ppo_judge, evaluate=evaluate_ppo,
+                         verify=verify_ppo, replay_source=REPLAY_SOURCE)

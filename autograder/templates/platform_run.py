@@ -60,7 +60,7 @@ def run(command: list[str], cwd: Path, env: dict, log: list) -> subprocess.Compl
 
 def stderr_lines(notebook: Path) -> list[str]:
     """The distinct warning lines the student sees in the cells' stderr outputs."""
-    data = json.loads(notebook.read_text())
+    data = json.loads(notebook.read_text(encoding="utf-8"))
     seen = []
     for cell in data["cells"]:
         for output in cell.get("outputs", []):
@@ -73,7 +73,7 @@ def stderr_lines(notebook: Path) -> list[str]:
 
 
 def public_checks(notebook: Path) -> dict:
-    data = json.loads(notebook.read_text())
+    data = json.loads(notebook.read_text(encoding="utf-8"))
     cells = [c for c in data["cells"] if c["cell_type"] == "code" and "selfcheck.check_" in "".join(c["source"])]
     failed = []
     for cell in cells:
@@ -111,7 +111,7 @@ def main() -> int:
     before = freeze(python)
 
     bundle = work / "bundle"
-    install_cell = (work / "install_cell.py").read_text()
+    install_cell = (work / "install_cell.py").read_text(encoding="utf-8")
     from_url = work / "from-url"
     from_url.mkdir(exist_ok=True)
     done = run([python, "-c", install_cell], from_url, env, log)
@@ -134,7 +134,7 @@ def main() -> int:
             outcome["public_checks"] = public_checks(executed)
         result[f"{name}_notebook"] = outcome
     result["total_seconds"] = round(time.time() - started, 1)
-    (work / "result.json").write_text(json.dumps(result, indent=1))
+    (work / "result.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     return 0
 
 

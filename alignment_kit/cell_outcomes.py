@@ -1,0 +1,205 @@
+"""What a re-run cell's outcome comes to, computed on the judging side from the data a worker sent.
+
+A worker sends the logged values and the trained weights (`recorders.collect_*`); these functions
+turn them into numbers with models and data of their own, so nothing the cell's process did to
+itself can change them:
+* the loop: the logged losses, accuracies and margins as floats, and the trained policy's log-ratio
+  against the untrained model on each of the configuration's sequences;
+* the reward cell: the trained reward model's accuracy on held-out pairs its worker never saw;
+* the PPO cell: the trained policy's log-probabilities of a fixed reply to each of the configuration's
+  prompts.
+The grader calls them in its own process; the public checks call them in the notebook's kernel.
+Nothing here holds an answer: the answers are the reference runs they are compared with.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import threading
+from typing import Any
+
+import torch
+
+# A policy's log-ratios or log-probs agree when within this (fp32 on one CPU, any valid way of writing
+# the cell: one concatenated forward pass moved them by 3e-5; known mistakes move them by 0.02 to 5).
+POLICY_ATOL, POLICY_RTOL = 1e-3, 1e-3
+PPO_REPLY = "Sure, happy to help! What would you like to know?"  # the fixed reply PPO policies are scored on
+
+
+class OutcomeError(ValueError):
+    """The handed-over data cannot be evaluated; the message says why, for the student."""
+
+
+def floats(values: Any) -> list[float] | None:
+    """A logged list as floats (numbers, one-element tensors, numpy scalars), or None if it is not one."""
+    if not isinstance(values, (list, tuple)):
+        return None
+    found = []
+    for value in values:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.reshape(()).item()
+        try:
+            found.append(float(value))
+        except (TypeError, ValueError):
+            return None
+    return found
+
+
+def close(got: list[float] | None, expected: list[float] | None, atol: float = POLICY_ATOL,
+          rtol: float = POLICY_RTOL) -> bool:
+    if not isinstance(got, list) or not isinstance(expected, list) or len(got) != len(expected):
+        return False
+    return all(isinstance(a, float) and math.isfinite(a) and abs(a - b) <= atol + rtol * abs(b)
+               for a, b in zip(got, expected))
+
+
+def largest_gap(got: list[float] | None, expected: list[float] | None) -> str:
+    if not isinstance(got, list) or not isinstance(expected, list) or len(got) != len(expected) or not got:
+        return "they cannot be compared"
+    return f"the largest difference is {max(abs(a - b) for a, b in zip(got, expected)):.4g}"
+
+
+def _load(model, tensors) -> None:
+    """Put handed-over weights into one of our own models; every parameter must be there, with its shape."""
+    if not isinstance(tensors, dict) or not all(isinstance(t, torch.Tensor) for t in tensors.values()):
+        raise OutcomeError("the model's weights were not handed over")
+    own = dict(model.named_parameters())
+    missing = sorted(set(own) - set(tensors))
+    if missing or set(tensors) - set(own):
+        raise OutcomeError(f"the weights do not fit the kit's tiny model (missing {missing[:3]}, "
+                           f"unexpected {sorted(set(tensors) - set(own))[:3]})")
+    for name, parameter in own.items():
+        if tensors[name].shape != parameter.shape:
+            raise OutcomeError(f"`{name}` has shape {tuple(tensors[name].shape)}, the kit's model "
+                               f"{tuple(parameter.shape)}")
+        parameter.detach().copy_(tensors[name].to(parameter.dtype))
+
+
+@torch.no_grad()
+def sequence_logps(model, sequences: list[tuple[list[int], list[int]]]) -> list[float]:
+    """Sum of log p(token | prefix) over the masked positions of each (ids, mask) sequence (one batch,
+    padded on the right: a causal model's earlier positions do not see the padding)."""
+    model.eval()
+    width = max(len(ids) for ids, _ in sequences)
+    ids = torch.tensor([list(i) + [0] * (width - len(i)) for i, _ in sequences])
+    masks = torch.tensor([list(m) + [0] * (width - len(m)) for _, m in sequences], dtype=torch.float32)
+    attention = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in sequences])
+    logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()
+    token_logps = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+    return (token_logps * masks[:, 1:]).sum(-1).tolist()
+
+
+def untrained_logps(sequences: list[tuple[list[int], list[int]]]) -> list[float]:
+    """`sequence_logps` of the untrained tiny policy (the same for every run of a configuration: computed once)."""
+    key = tuple((tuple(ids), tuple(mask)) for ids, mask in sequences)
+    with _BUILDING:
+        if key not in _UNTRAINED:
+            _UNTRAINED[key] = sequence_logps(copy.deepcopy(_pristine("policy")), sequences)
+        return _UNTRAINED[key]
+
+
+def loop_sequences(config: dict) -> list[tuple[list[int], list[int]]]:
+    """Prompt + chosen and prompt + rejected of every row, cut to the window, with their completion masks."""
+    window, sequences = config["max_seq_len"], []
+    for row in config["rows"]:
+        for side in ("chosen_input_ids", "rejected_input_ids"):
+            ids = (row["prompt_input_ids"] + row[side])[:window]
+            mask = ([0] * len(row["prompt_input_ids"]) + [1] * len(row[side]))[:window]
+            sequences.append((ids, mask))
+    return sequences
+
+
+_BUILDING = threading.RLock()
+_UNTRAINED: dict[tuple, list[float]] = {}
+
+
+@functools.lru_cache(maxsize=2)
+def _pristine(kind: str):
+    """The untrained tiny model of `kind`, built once: building seeds torch's global generator, which the
+    grader's threads share, so each evaluation takes a copy of this one instead of building its own."""
+    from alignment_kit.probes import kit_tokenizer
+    from alignment_kit.tiny import make_tiny_causal_lm, make_tiny_reward_model
+
+    with _BUILDING:
+        if kind == "policy":
+            return make_tiny_causal_lm(kit_tokenizer())
+        model = make_tiny_reward_model(kit_tokenizer())
+        model.config.pad_token_id = kit_tokenizer().pad_token_id
+        return model
+
+
+def _tiny_policy():
+    return copy.deepcopy(_pristine("policy"))
+
+
+def evaluate_loop(config: dict, outcome: Any) -> dict:
+    """The loop's logged values as floats, and its trained policy's log-ratios against the untrained one."""
+    outcome = outcome if isinstance(outcome, dict) else {}
+    evaluated = {name: floats(outcome.get(name)) for name in ("losses", "accs", "margins")}
+    sequences = loop_sequences(config)
+    trained = _tiny_policy()
+    try:
+        _load(trained, outcome.get("policy"))
+        evaluated["policy_logratios"] = [a - b for a, b in zip(sequence_logps(trained, sequences),
+                                                               untrained_logps(sequences))]
+        evaluated["policy_problem"] = ""
+    except OutcomeError as problem:
+        evaluated["policy_logratios"], evaluated["policy_problem"] = None, str(problem)
+    return evaluated
+
+
+def reward_scores(model, conversations: list[list[dict]]) -> list[float]:
+    from alignment_kit.helpers import reward_scores as scores
+    from alignment_kit.probes import kit_tokenizer
+
+    return scores(model, kit_tokenizer(), conversations).tolist()
+
+
+def evaluate_reward(held_out: list[dict], outcome: Any) -> dict:
+    """Accuracy of the handed-over reward model on `held_out` (chosen above rejected), and whether it moved
+    at all from the model it starts from (the tiny checkpoint with a fresh one-output head)."""
+    outcome = outcome if isinstance(outcome, dict) else {}
+    model = copy.deepcopy(_pristine("reward"))
+    try:
+        _load(model, outcome.get("reward_model"))
+    except OutcomeError as problem:
+        return {"accuracy": None, "trained": None, "problem": str(problem)}
+    start = dict(_pristine("policy").named_parameters())  # the backbone it starts from (RewardTrainer trains all of it)
+    untrained = all(torch.equal(p, start[name]) for name, p in model.named_parameters() if name in start)
+    chosen = reward_scores(model, [row["chosen"] for row in held_out])
+    rejected = reward_scores(model, [row["rejected"] for row in held_out])
+    accuracy = sum(c > r for c, r in zip(chosen, rejected)) / len(held_out) if held_out else None
+    return {"accuracy": accuracy, "trained": not untrained, "problem": ""}
+
+
+def ppo_sequences(config: dict) -> list[tuple[list[int], list[int]]]:
+    """Each prompt of the configuration followed by the fixed reply, with the reply's mask."""
+    from alignment_kit.probes import kit_tokenizer
+
+    tokenizer = kit_tokenizer()
+    reply = tokenizer(PPO_REPLY, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return [(list(row["input_ids"]) + reply, [0] * len(row["input_ids"]) + [1] * len(reply))
+            for row in config["prompts"][:8]]
+
+
+def evaluate_ppo(config: dict, outcome: Any) -> dict:
+    """The trained PPO policy's log-probs of the fixed reply to each prompt (None, with the reason, when
+    no run was recorded or its weights cannot be read), and whether it moved from the untrained policy."""
+    outcome = outcome if isinstance(outcome, dict) else {}
+    call = outcome.get("train_call")
+    if not isinstance(call, dict):
+        return {"policy_logps": None, "moved": False, "problem": "ppo_trainer.train() never ran, so nothing was trained"}
+    if "unrecordable" in call:
+        return {"policy_logps": None, "moved": False, "problem": f"the PPO run could not be recorded: {call['unrecordable']}"}
+    sequences = ppo_sequences(config)
+    trained = _tiny_policy()
+    try:
+        _load(trained, call.get("policy_after"))
+    except OutcomeError as problem:
+        return {"policy_logps": None, "moved": False, "problem": f"the trained policy cannot be read: {problem}"}
+    after = sequence_logps(trained, sequences)
+    before = untrained_logps(sequences)
+    return {"policy_logps": after, "moved": any(abs(a - b) > 0 for a, b in zip(after, before)), "problem": ""}
