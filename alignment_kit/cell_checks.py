@@ -17,19 +17,21 @@ from pathlib import Path
 
 from alignment_kit import cell_judges, cell_outcomes, items, recorders
 from alignment_kit.compare import SelfCheckFailed
+from alignment_kit.expectations import expected_public
 from alignment_kit.notebook_code import strip_magics
+from alignment_kit.scoring import ScoredLine, line
 
 
-def report(name: str, results: list[cell_judges.Item], notes: list[str] = ()) -> None:
+def report(name: str, results: list[ScoredLine], notes: list[str] = ()) -> None:
     """Print one line per item; raise when one failed (the message repeats the failures)."""
     for result in results:
-        print(f"{'✓' if result.passed else '✗'} {name}: {result.name}" + ("" if result.passed else f": {result.message}"))
+        print(f"{'✓' if result.passed else '✗'} {name}: {result.name}" + ("" if result.passed else f": {result.output}"))
     for note in notes:
         print(f"note: {note}")
     failed = [r for r in results if not r.passed]
     if failed:
         raise SelfCheckFailed(f"{name}: {len(failed)} of {len(results)} failed:\n- "
-                              + "\n- ".join(f"{r.name}: {r.message}" for r in failed))
+                              + "\n- ".join(f"{r.name}: {r.output}" for r in failed))
 
 
 def _kernel():
@@ -54,8 +56,6 @@ def last_cell_with(marker: str, shell=None) -> str:
 
 def check_dpo_training_loop() -> None:
     """Re-run the loop cell with the tiny model on public rows and the notebook's own helpers."""
-    from alignment_kit.selfcheck import expected_public
-
     shell = _kernel()
     namespace = dict(shell.user_ns)
     stored = expected_public(recorders.LOOP)
@@ -75,7 +75,7 @@ def check_dpo_training_loop() -> None:
     device = config.get("device", "cpu")
     results, _ = cell_judges.judge_loop([cell_judges.Configuration("", run, stored["runs"], stored["messages"], device)])
     if error:
-        results.insert(0, cell_judges.Item("cell ran to the end", 0.0, False, f"the loop raised {error}"))
+        results.insert(0, line("cell ran to the end", 0.0, False, f"the loop raised {error}"))
     report("DPO training loop", results, cell_judges.loop_notes(run))
 
 
@@ -96,7 +96,7 @@ def check_reward_training(reward_trainer, reward_model, tokenizer, settings, row
         scores = reward_scores(reward_model, tokenizer, [rows[0]["chosen"], rows[0]["rejected"]])
         if not all(math.isfinite(float(s)) for s in scores):
             problems.append(f"the reward model gives scores that are not finite: {scores.tolist()}")
-    report("reward model", [cell_judges.Item("reward_model trained with RewardTrainer", 0.2, not problems,
+    report("reward model", [line("reward_model trained with RewardTrainer", 0.2, not problems,
                                              "ok" if not problems else "; ".join(problems))])
 
 

@@ -22,25 +22,12 @@ from typing import Callable
 
 from alignment_kit.cell_outcomes import close, largest_gap
 from alignment_kit.compare import plural
+from alignment_kit.scoring import ScoredLine, line
 
 LOSS_ATOL, LOSS_RTOL = 1e-4, 1e-3  # fp32 on a CPU; different op orders stay far inside this
 REWARD_MIN_ACCURACY = 0.6  # "above chance" with margin; the reference run reaches far more
 NOT_CREDITED = ("not credited: the points of the loop come from what it trains, and its losses or the policy it "
                 "leaves match neither the reference run nor a run with a known mistake")
-
-
-@dataclass
-class Item:
-    """One scored line of feedback inside a cell check."""
-
-    name: str
-    points: float
-    passed: bool
-    message: str
-
-    @property
-    def score(self) -> float:
-        return self.points if self.passed else 0.0
 
 
 @dataclass
@@ -81,7 +68,7 @@ def _same_view(view, a: dict, b: dict) -> bool:
         return False
 
 
-def judge_aspect(aspect: Aspect, configs: list[Configuration], identified: list[str]) -> Item:
+def judge_aspect(aspect: Aspect, configs: list[Configuration], identified: list[str]) -> ScoredLine:
     """Pass when the view equals the reference's (or the run with the mistakes named so far) in every configuration."""
     for config in configs:
         reference = config.runs[""]
@@ -94,13 +81,13 @@ def judge_aspect(aspect: Aspect, configs: list[Configuration], identified: list[
                  and _same_view(aspect.view, config.student, facts) and not _same_view(aspect.view, facts, reference)]
         if named:
             identified.append(named[0])
-            return Item(aspect.name, aspect.points, False, config.prefix + config.messages[named[0]])
+            return line(aspect.name, aspect.points, False, config.prefix + config.messages[named[0]])
         try:
             message = aspect.fallback(config.student, reference)
         except (KeyError, TypeError, ValueError):
             message = "the cell left results that cannot be read"
-        return Item(aspect.name, aspect.points, False, config.prefix + message)
-    return Item(aspect.name, aspect.points, True, "ok")
+        return line(aspect.name, aspect.points, False, config.prefix + message)
+    return line(aspect.name, aspect.points, True, "ok")
 
 
 def losses_close(got, expected) -> bool:
@@ -200,24 +187,24 @@ def _mistake_only_the_outcome_shows(configs: list[Configuration]) -> str | None:
     return None
 
 
-def judge_loop(configs: list[Configuration]) -> tuple[list[Item], list[str]]:
+def judge_loop(configs: list[Configuration]) -> tuple[list[ScoredLine], list[str]]:
     """The loop's items, and the ids of the mistakes named (for a run with all of them)."""
     identified: list[str] = []
     items = [judge_aspect(aspect, configs, identified) for aspect in LOOP_ASPECTS]
     if all(outcome_matches(c.student, c.run_with(identified) if identified else c.runs[""]) for c in configs):
         note = "ok" if not identified else "ok: the losses match a reference run with the same mistake (counted once, above)"
-        return items + [Item(TRAJECTORY, TRAJECTORY_POINTS, True, note)], identified
+        return items + [line(TRAJECTORY, TRAJECTORY_POINTS, True, note)], identified
     if not identified:
         key = _mistake_only_the_outcome_shows(configs)
         if key is not None:
             config = next(c for c in configs if key in c.runs)
-            return items + [Item(TRAJECTORY, TRAJECTORY_POINTS, False, config.prefix + config.messages[key])], [key]
+            return items + [line(TRAJECTORY, TRAJECTORY_POINTS, False, config.prefix + config.messages[key])], [key]
     mismatch = next(_outcome_mismatch(c) for c in configs
                     if not outcome_matches(c.student, c.run_with(identified) if identified else c.runs[""]))
     hint = (" (and there is more than the mistakes named above: no run of the reference with them matches)"
             if identified else "")
-    uncredited = [Item(i.name, i.points, False, i.message if not i.passed else NOT_CREDITED) for i in items]
-    return uncredited + [Item(TRAJECTORY, TRAJECTORY_POINTS, False, mismatch + hint)], identified
+    uncredited = [line(i.name, i.max_score, False, i.output if not i.passed else NOT_CREDITED) for i in items]
+    return uncredited + [line(TRAJECTORY, TRAJECTORY_POINTS, False, mismatch + hint)], identified
 
 
 def loop_notes(facts: dict) -> list[str]:
@@ -265,22 +252,22 @@ class RewardRun:
     settings: dict
 
 
-def accuracy_item(run: RewardRun) -> Item:
+def accuracy_item(run: RewardRun) -> ScoredLine:
     """The held-out ranking, from the trained weights (evaluated by the judge on pairs the cell never saw)."""
     accuracy, reference = run.student.get("accuracy"), run.reference.get("accuracy")
     of_reference = f"; the reference run reaches {reference:.0%}" if isinstance(reference, float) else ""
     if accuracy is None:
-        return Item("ranks held-out chosen above rejected", 0.5, False,
+        return line("ranks held-out chosen above rejected", 0.5, False,
                     f"the reward model could not be evaluated: {run.student.get('problem') or 'no weights'}")
     if not run.student.get("trained"):
-        return Item("ranks held-out chosen above rejected", 0.5, False,
+        return line("ranks held-out chosen above rejected", 0.5, False,
                     "the reward model's weights are those it started from: it was never trained")
     good = accuracy >= REWARD_MIN_ACCURACY
-    return Item("ranks held-out chosen above rejected", 0.5, good,
+    return line("ranks held-out chosen above rejected", 0.5, good,
                 f"held-out accuracy {accuracy:.0%} (needs {REWARD_MIN_ACCURACY:.0%}{of_reference})")
 
 
-def judge_reward(runs: list[RewardRun]) -> list[Item]:
+def judge_reward(runs: list[RewardRun]) -> list[ScoredLine]:
     """Accuracy is judged on the first configuration; the setup on every one, and credited only on top of it."""
     problems = []
     for run in runs:
@@ -290,12 +277,12 @@ def judge_reward(runs: list[RewardRun]) -> list[Item]:
             break
     accuracy = accuracy_item(runs[0])
     if problems:
-        setup = Item("reward_model trained with RewardTrainer", 0.2, False, "; ".join(problems))
+        setup = line("reward_model trained with RewardTrainer", 0.2, False, "; ".join(problems))
     elif not accuracy.passed:
-        setup = Item("reward_model trained with RewardTrainer", 0.2, False,
+        setup = line("reward_model trained with RewardTrainer", 0.2, False,
                      "not credited: the setup's points come with a trained reward model (see the held-out ranking)")
     else:
-        setup = Item("reward_model trained with RewardTrainer", 0.2, True, "ok")
+        setup = line("reward_model trained with RewardTrainer", 0.2, True, "ok")
     return [setup, accuracy]
 
 
@@ -332,11 +319,11 @@ PPO_ITEMS = (("PPOTrainer built", 0.4), ("policy is a causal LM", 0.3), ("separa
              ("the trained reward model", 0.3), ("value model", 0.3), ("trains with the given settings", 0.4))
 
 
-def judge_ppo(runs: list[PpoRun]) -> list[Item]:
+def judge_ppo(runs: list[PpoRun]) -> list[ScoredLine]:
     """The model checks read the first configuration; the settings every one. An unverified run earns nothing."""
     student = runs[0].student
     if not student.get("trainer"):
-        return [Item("PPOTrainer built", 2.0, False, "no `ppo_trainer` (a trl.experimental.ppo.PPOTrainer) was created")]
+        return [line("PPOTrainer built", 2.0, False, "no `ppo_trainer` (a trl.experimental.ppo.PPOTrainer) was created")]
     unverified = next((run for run in runs if not run.verified), None)
     problems = []
     for run in runs:
@@ -359,11 +346,11 @@ def judge_ppo(runs: list[PpoRun]) -> list[Item]:
                    "config.pad_token_id set (not the reward model)"),
         (not problems, "; ".join(problems)),
     ]
-    items = [Item(name, points, ok, "ok" if ok else message) for (name, points), (ok, message) in zip(PPO_ITEMS, checks)]
+    items = [line(name, points, ok, "ok" if ok else message) for (name, points), (ok, message) in zip(PPO_ITEMS, checks)]
     if unverified is None:
         return items
     reason = (f"{unverified.label}: " if unverified.label else "") + unverified.problem
     first, *rest = items
-    return [Item(first.name, first.points, False, f"not credited: {reason}")] + \
-        [Item(i.name, i.points, False, (i.message + "; " if not i.passed else "") + "not credited (see the first line)")
+    return [line(first.name, first.max_score, False, f"not credited: {reason}")] + \
+        [line(i.name, i.max_score, False, (i.output + "; " if not i.passed else "") + "not credited (see the first line)")
          for i in rest]

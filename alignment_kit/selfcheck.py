@@ -9,24 +9,12 @@ hidden probes. The checks of the re-run cells (`check_dpo_training_loop`, `check
 """
 from __future__ import annotations
 
-import functools
-import json
 import types
 
-from alignment_kit import items, outputs, paths
+from alignment_kit import items, outputs
 from alignment_kit.cell_checks import check_dpo_training_loop, check_ppo_training, check_reward_training  # noqa: F401
 from alignment_kit.compare import SelfCheckFailed, Verdict, judge, plural
-from alignment_kit.probes import PUBLIC_PROBES
-
-
-@functools.lru_cache(maxsize=1)
-def _fixtures() -> dict:
-    return json.loads(paths.FIXTURES.read_text())
-
-
-def expected_public(name: str) -> list[dict]:
-    """The stored expectations for `name`: per probe, its label, expected run and mistake runs."""
-    return _fixtures()[name]
+from alignment_kit.expectations import expected_public
 
 
 def _with_stubs(fn, stubs: str):
@@ -38,8 +26,8 @@ def _with_stubs(fn, stubs: str):
 
 def function_verdicts(name: str, fn) -> list[Verdict]:
     """Run `fn` on the public probes of `name` and judge each output against the stored expectations."""
-    spec = outputs.OUTPUTS[name]
-    probes, stored = PUBLIC_PROBES[name](), expected_public(name)
+    spec = items.output(name)
+    probes, stored = items.public_probes(name), expected_public(name)
     if [p.label for p in probes] != [s["label"] for s in stored]:
         raise RuntimeError(f"the stored expectations for {name} do not match its probes; "
                            "reinstall the course runtime (`python -m autograder fixtures` rewrites them)")

@@ -12,6 +12,10 @@ import sys
 from pathlib import Path
 
 
+def _help(config: type, name: str) -> str:
+    return next(f for f in dataclasses.fields(config) if f.name == name).metadata["help"]
+
+
 def _option(parser: argparse.ArgumentParser, flag: str, config: type, name: str, **kwargs) -> None:
     """Add `flag` for the dataclass field `config.name`, with the field's help and default."""
     field = next(f for f in dataclasses.fields(config) if f.name == name)
@@ -19,7 +23,7 @@ def _option(parser: argparse.ArgumentParser, flag: str, config: type, name: str,
     kwargs.setdefault("default", default)
     if "action" not in kwargs:
         kwargs.setdefault("type", type(default) if default not in (None, "") else str)
-    help_text = field.metadata["help"] + ("" if kwargs.get("action") else f" (default: {default})")
+    help_text = _help(config, name) + ("" if kwargs.get("action") or default is None else f" (default: {default})")
     parser.add_argument(flag, dest=name, help=help_text, **kwargs)
 
 
@@ -51,13 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     _option(platforms, "--python313", PlatformsConfig, "python313")
 
     grade = verbs.add_parser("grade", help="grade notebooks: files, folders or an nbgrader submitted/ tree")
-    grade.add_argument("paths", nargs="+", help=".ipynb files or folders")
+    grade.add_argument("paths", nargs="+", help=_help(GradeConfig, "paths"))
     _option(grade, "--out", GradeConfig, "out_dir")
     _option(grade, "--jobs", GradeConfig, "jobs")
     _option(grade, "--timeout", Limits, "timeout_s")
     _option(grade, "--memory-mb", Limits, "memory_mb")
     _option(grade, "--gradebook", GradeConfig, "gradebook_db", type=str)
-    grade.add_argument("--no-gradebook", action="store_true", help="skip nbgrader's gradebook database")
+    grade.add_argument("--no-gradebook", dest="gradebook", action="store_false", help="skip nbgrader's gradebook database")
     _option(grade, "--scratch-mb", Limits, "scratch_mb")
     gradescope = verbs.add_parser("gradescope", help="write the Gradescope autograder zip")
     _option(gradescope, "--out", GradescopeConfig, "out")
@@ -125,10 +129,12 @@ def cli(argv: list[str] | None = None) -> int:
 
         return platforms.main(platforms.PlatformsConfig(out_dir=args.out_dir, only=args.only, python313=args.python313))
     if args.verb == "grade":
-        from autograder import batch
+        from autograder import grade
+        from autograder.config import GradeConfig, Limits
 
-        return batch.main(args.paths, args.out_dir, args.jobs, args.timeout_s, args.memory_mb, args.gradebook_db,
-                          args.no_gradebook, args.scratch_mb)
+        limits = Limits(timeout_s=args.timeout_s, memory_mb=args.memory_mb, scratch_mb=args.scratch_mb)
+        return grade.main(GradeConfig(paths=args.paths, out_dir=args.out_dir, jobs=args.jobs, limits=limits,
+                                      gradebook_db=args.gradebook_db, gradebook=args.gradebook))
     if args.verb == "gradescope":
         from autograder import gradescope
 

@@ -24,8 +24,12 @@ class Limits:
 class GradeConfig:
     """Settings of one `grade` run."""
 
+    paths: list[str] = field(default_factory=list, metadata={
+        "help": ".ipynb files, folders, or an nbgrader course folder with submitted/<student>/<assignment>/"})
     out_dir: str = field(default="grading-out", metadata={"help": "folder for results, feedback and the gradebook"})
     jobs: int = field(default=2, metadata={"help": "submissions graded in parallel"})
     limits: Limits = field(default_factory=Limits)
-    gradebook_db: str | None = field(default=None, metadata={"help": "nbgrader gradebook URL; None skips it"})
+    gradebook_db: str | None = field(default=None, metadata={
+        "help": "nbgrader gradebook URL (default: the course's gradebook.db, else OUT/gradebook.db)"})
+    gradebook: bool = field(default=True, metadata={"help": "record the scores in nbgrader's gradebook"})
     assignment: str = field(default="dpo_homework", metadata={"help": "nbgrader assignment name"})

@@ -37,7 +37,8 @@ def run_notebook(source: Path, workdir: Path, timeout: int = 1200, profile: str 
 
 def main() -> int:
     from alignment_kit.settings import HomeworkSettings
-    from autograder import batch
+    from autograder import grade
+    from autograder.config import GradeConfig, Limits
 
     assets.ensure_assets()
     for profile in ("full", "smoke"):
@@ -48,5 +49,5 @@ def main() -> int:
     executed = run_notebook(paths.SOLUTION_NOTEBOOK, DEMO_OUT / "solution-run")
     print(f"   done in {time.time() - started:.0f}s; executed notebook: {executed}")
     print("\n== grading the example submissions in data/example_submissions ...", flush=True)
-    return batch.main([str(paths.EXAMPLE_SUBMISSIONS)], str(DEMO_OUT / "grades"),
-                      jobs=2, timeout=300, memory_mb=6144, gradebook_db=None, no_gradebook=False)
+    return grade.main(GradeConfig(paths=[str(paths.EXAMPLE_SUBMISSIONS)], out_dir=str(DEMO_OUT / "grades"), jobs=2,
+                                  limits=Limits(timeout_s=300, memory_mb=6144)))

@@ -2,7 +2,8 @@
 
 nbgrader's generate_assignment replaces each solution region with the code stub `todo()`
 (see nbgrader_config.py), removes hidden tests and clears outputs. The result is copied to
-notebooks/<assignment>/; tests/test_student_notebook.py fails when the committed copy differs.
+notebooks/<assignment>/; tests/test_student_notebook.py fails when the committed copy differs. The
+README's points table and totals are rewritten from the item declarations (`readme_points`).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder import paths
+from autograder import paths, readme_points
 
 ASSIGNMENT = paths.ASSIGNMENT
 
@@ -63,4 +64,9 @@ def main() -> int:
         paths.STUDENT_NOTEBOOK.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(generated, paths.STUDENT_NOTEBOOK)
     print(f"wrote {paths.STUDENT_NOTEBOOK.relative_to(paths.REPO_ROOT)}")
+    readme = paths.REPO_ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if readme_points.render(text) != text:
+        readme.write_text(readme_points.render(text), encoding="utf-8")
+        print("wrote the points table of README.md")
     return 0

@@ -1,339 +1,159 @@
-"""Grade one submission: parse, run student code in workers, compare with the reference, score.
+"""`python -m autograder grade PATH... --out DIR`: grade a batch of notebooks.
 
-`Grader` holds what is shared across a batch (limits, and the reference outputs, computed once)
-and turns a notebook path into a `SubmissionResult`. Errors in a submission never escape: they
-become zero-score lines with a reason. A submission that tries to import the grader gets no points
-for the item during which it tried (or for every item of that worker, when it tried while the
-notebook's code was being defined).
+Submissions are found in files, folders or an nbgrader `submitted/` tree and graded in parallel.
+Each student's results.json is written (atomically) as soon as that student is done, so a killed
+run resumes where it stopped: a submission whose content and grader are unchanged is not regraded.
 """
 from __future__ import annotations
 
-import hashlib
+import dataclasses
+import json
+import os
 import sys
-import threading
 import time
-import traceback
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Callable
 
-from alignment_kit import items, outputs
-from alignment_kit.compare import plural
-from autograder import checks, paths
-from autograder.checks.cell_check import CellCheck, Item
-from autograder.checks.function_check import FunctionCheck
-from autograder.config import Limits
-from autograder.notebook import ParsedNotebook, parse_notebook
-from autograder.reference import reference_source
-from autograder.reference_cache import ReferenceCache, cell_job
-from autograder.results import SubmissionResult, TestResult
-from autograder.worker import run_job
-
-GRADER_IMPORT = "tried to import the grader ({module}); student code gets no points for an item where it does"
+from autograder import gradebook, nbgrader_course, report
+from autograder.config import GradeConfig
+from autograder.grade_notebook import Grader, content_hash, grader_fault, zero_everything
+from autograder.results import GradeRecord, write_json_atomic
 
 
-def content_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def discover(inputs: list[str]) -> list[tuple[str, Path]]:
+    """(student, notebook) pairs from files, folders and nbgrader submitted/<student>/<assignment>/ trees."""
+    found: list[tuple[str, Path]] = []
+    for item in map(Path, inputs):
+        if item.is_file():
+            found.append((item.stem, item))
+            continue
+        if not item.is_dir():
+            raise FileNotFoundError(f"{item} does not exist")
+        root = item / "submitted" if (item / "submitted").is_dir() else item
+        for notebook in sorted(root.rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in notebook.parts:
+                continue
+            relative = notebook.relative_to(root)
+            found.append((relative.parts[0] if len(relative.parts) > 1 else notebook.stem, notebook))
+    seen: dict[str, int] = {}
+    unique = []
+    for student, notebook in found:
+        seen[student] = seen.get(student, 0) + 1
+        unique.append((student if seen[student] == 1 else f"{student}-{seen[student]}", notebook))
+    return unique
 
 
-def grader_version() -> str:
-    """Changes whenever the checks, the runtime's judging code or the solution change, so old results are regraded.
-    The runtime is the one imported (a checkout's, or the wheel installed on Gradescope): the same files give
-    the same version wherever they lie."""
-    import alignment_kit
-
-    digest = hashlib.sha256(paths.SOLUTION_NOTEBOOK.read_bytes())
-    for package in (Path(__file__).resolve().parent, Path(alignment_kit.__file__).resolve().parent):
-        for source in sorted(package.rglob("*")):
-            if source.suffix in (".py", ".json") and "__pycache__" not in source.parts:
-                name = f"{package.name}/{source.relative_to(package).as_posix()}"
-                digest.update(name.encode() + source.read_bytes())
-    return digest.hexdigest()[:16]
+RECORD, RESULTS = "record.json", "results.json"
 
 
-def redact(message: str, secret: str) -> str:
-    """Hide a message that quotes reference code (a student's error could try to print it)."""
-    quoted = [line.strip() for line in secret.splitlines() if len(line.strip()) >= 16]
-    if any(line in message for line in quoted):
-        return "(message withheld: it quoted the grader's reference code)"
-    return message
+def _previous(folder: Path, digest: str, version: str) -> GradeRecord | None:
+    """The stored record of this notebook, if the same grader graded it without a fault of its own."""
+    try:
+        result = GradeRecord.from_record(json.loads((folder / RECORD).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if result.content_hash != digest or result.grader_version != version or result.grader_fault:
+        return None
+    return result
 
 
-def functions_job(definitions: str, names: list[str]) -> dict:
-    """A worker job for graded functions: hidden probes as data, and the reference helpers each is given."""
-    functions = {}
-    for name in names:
-        check = checks.function_check(name)
-        functions[name] = {
-            "function": check.item.callable_name,
-            # Only the inputs: a worker is told neither the probes' labels nor which of them are bad input.
-            "probes": [{"args": p.args, "kwargs": p.kwargs} for p in check.probes(hidden=True)],
-            "helpers": reference_source(check.substitutes) if check.substitutes else ""}
-    return {"kind": "functions", "student_code": definitions, "functions": functions}
+def save(result: GradeRecord, folder: Path) -> None:
+    """Write the feedback, the Gradescope export and, last, the record (its presence marks the student done)."""
+    report.write_feedback(result, folder)
+    write_json_atomic(folder / RESULTS, result.to_gradescope())
+    write_json_atomic(folder / RECORD, result.to_record(), strict=False)
 
 
-def worker_groups(names: list[str]) -> list[list[str]]:
-    """Split functions among workers so no worker holds reference code for a function it grades:
-    each function given reference helpers gets a worker of its own."""
-    plain = [n for n in names if not checks.function_check(n).substitutes]
-    return ([plain] if plain else []) + [[n] for n in names if checks.function_check(n).substitutes]
+def grade_all(inputs: list[str], config: GradeConfig) -> list[GradeRecord]:
+    out = Path(config.out_dir).resolve()
+    submissions = discover(inputs)
+    if not submissions:
+        print("no notebooks found", file=sys.stderr)
+        return []
+    from autograder.worker import sandbox
 
+    print(sandbox().describe(config.limits), flush=True)
+    # The cores --jobs leaves over grade the stages of one notebook side by side (functions and each cell).
+    grader = Grader(config.limits, parallel=max(1, (os.cpu_count() or 1) // max(1, config.jobs)))
+    version = grader.version
+    results: list[GradeRecord] = []
+    todo = []
+    for student, notebook in submissions:
+        previous = _previous(out / student, content_hash(notebook), version)
+        if previous is not None:
+            results.append(previous)
+            print(f"[{len(results)}/{len(submissions)}] {student}: {previous.score:.2f} (unchanged, kept)", flush=True)
+        else:
+            todo.append((student, notebook))
+    started = time.time()
+    if todo:
+        print("computing the reference outputs and runs ...", flush=True)
+        print(f"  done in {grader.prepare_reference():.1f}s", flush=True)
 
-def _grader_import_blame(payload: dict) -> dict[str, str]:
-    """item -> the grader module it tried to import ("" as item: while defining the notebook's code)."""
-    blame: dict[str, str] = {}
-    for entry in payload.get("grader_imports") or []:
-        if isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry):
-            blame.setdefault(entry[0], entry[1])
-    return blame
+    def fault(student: str, notebook: Path, error: Exception) -> GradeRecord:
+        reason = grader_fault(student, error)  # retried on the next run
+        return GradeRecord(student, str(notebook), content_hash(notebook), zero_everything(reason),
+                                error=reason, grader_fault=True, grader_version=version)
 
-
-class Memo:
-    """Results of code already graded in this process, by the code itself: a notebook whose code is the
-    same as an earlier one's (a resubmission, a copy with other outputs) costs no worker. Workers are seeded
-    and isolated, so the same code gives the same result."""
-
-    def __init__(self, size: int = 256):
-        self.size, self._lock, self._found = size, threading.Lock(), {}
-
-    def get(self, key: str, compute):
-        with self._lock:
-            if key in self._found:
-                return self._found[key]
-        value = compute()
-        with self._lock:
-            self._found[key] = value
-            while len(self._found) > self.size:
-                self._found.pop(next(iter(self._found)))
-        return value
-
-
-def _key(*parts: str) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
-    return digest.hexdigest()
-
-
-class Grader:
-    def __init__(self, limits: Limits | None = None, parallel: int = 1):
-        self.limits = limits or Limits()
-        self.version = grader_version()
-        self.reference = ReferenceCache(self.limits, self.version)
-        self.parallel = max(1, parallel)  # stages of one notebook graded at once (each in its own worker)
-        self.memo = Memo()
-
-    def prepare_reference(self) -> float:
-        """Compute every reference output and run now, before submissions are graded in parallel threads
-        (which would otherwise race to import the same libraries). Returns the seconds it took."""
-        started = time.time()
-        for check in checks.FUNCTION_CHECKS:
-            self.reference.function(check)
-        for check in checks.CELL_CHECKS:
-            self.reference.cell(check)
-        return time.time() - started
-
-    # ------------------------------------------------------------------ functions
-    def grade_functions(self, parsed: ParsedNotebook, names: list[str] | None = None) -> list[TestResult]:
-        """Score the graded functions (all, or just `names`) of a parsed notebook."""
-        names = names or [c.name for c in checks.FUNCTION_CHECKS]
-        definitions, runs = parsed.definitions(), {}
-        for group in worker_groups(names):
-            runs.update(self.memo.get(_key("functions", definitions, *group),
-                                      lambda group=group: self._function_runs(definitions, group)))
-        return [self._grade_function(checks.function_check(n), runs.get(n, {})) for n in names]
-
-    def _function_runs(self, definitions: str, names: list[str]) -> dict[str, dict]:
-        """Run the graded functions in one worker; if that worker dies, retry each in its own."""
-        result = run_job(functions_job(definitions, names), self.limits)
-        runs = _function_results(result.payload, names)
-        if runs is not None:
-            return runs
-        # Isolate the culprit, so one bad function does not cost the others; a retry runs one
-        # function only, so it gets a shorter clock (the student may have disabled its alarm).
-        single_limits = replace(self.limits, timeout_s=min(self.limits.timeout_s, self.limits.function_timeout_s + 40))
-        runs = {}
-        for name in names:
-            single = run_job(functions_job(definitions, [name]), single_limits)
-            found = _function_results(single.payload, [name])
-            runs[name] = found[name] if found else {"missing": f"`{name}`: {single.error or 'the worker sent a malformed result'}"}
-        return runs
-
-    def _grade_function(self, check: FunctionCheck, outcome: dict) -> TestResult:
-        secret = reference_source(check.substitutes) if check.substitutes else ""
-        item = check.item
-
-        def line(points: float, output: str) -> TestResult:
-            return TestResult(item.name, item.name, item.part, points, item.points, output,
-                              "passed" if points == item.points else "failed")
-
-        if outcome.get("grader_import"):
-            return line(0.0, GRADER_IMPORT.format(module=outcome["grader_import"]))
-        if "observations" not in outcome:
-            return line(0.0, redact(str(outcome.get("missing", "not graded")), secret))
-        probes, reference_runs, mistake_runs = self.reference.function(check)
-        observations = outcome.get("observations")
-        if not isinstance(observations, list) or len(observations) != len(probes):
-            return line(0.0, "the worker sent a malformed result")
-        runs = [outputs.read(check.name, observation, probe) for observation, probe in zip(observations, probes)]
-        verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, runs, reference_runs, mistake_runs)]
-        failures = [redact(v.message, secret) for v in verdicts if not v.passed]
-        return line(check.score(verdicts),
-                    "\n".join(failures) if failures else f"all {plural(len(verdicts), 'check')} passed")
-
-    # ------------------------------------------------------------------ cells
-    def grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[Item], dict]:
-        """Scored items for one re-run cell, plus its curve against the reference's (if it has one)."""
-        source = parsed.cell(check.grade_id)
-        key = _key("cell", check.grade_id, parsed.definitions(), source if source is not None else "\0none")
-        return self.memo.get(key, lambda: self._grade_cell(parsed, check))
-
-    def _grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[Item], dict]:
-        def zero(reason: str) -> tuple[list[Item], dict]:
-            return [Item(check.grade_id, check.points, False, reason)], {}
-
-        source = parsed.cell(check.grade_id)
-        if source is None:
-            return zero(f"the `{check.grade_id}` cell was not found")
-        setups, expected = self.reference.cell(check)
-        result = run_job(cell_job(check, parsed.definitions(), [(source, config) for _, config in setups]), self.limits)
-        if result.payload is None:
-            return zero(f"the cell could not be graded: {result.error}")
-        blame = _grader_import_blame(result.payload)
-        if blame:
-            return zero(GRADER_IMPORT.format(module=next(iter(blame.values()))))
-        runs = result.payload.get("runs")
-        if not isinstance(runs, list) or len(runs) != len(setups) or not all(isinstance(r, dict) for r in runs):
-            return zero("the worker sent a malformed result")
-        secret = reference_source(check.helpers) if check.helpers else ""
-        if not all(isinstance(r.get("facts"), dict) for r in runs):
-            failed = next(r for r in runs if not isinstance(r.get("facts"), dict))
-            reason = failed.get("cell_error") or failed.get("collect_error") or "nothing to grade"
-            return zero(f"the cell failed: {redact(str(reason)[:400], secret)}")
+    def work(student: str, notebook: Path) -> GradeRecord:
+        """Grade and store one notebook; whatever goes wrong, it leaves a record and the batch goes on."""
         try:
-            student = self._evaluated_runs(check, setups, expected, runs)
-            scored, named = check.judge(student, expected, setups)
-            if len(named) > 1:  # one mistake costs once, also when there are several: compare with all of them
-                self.reference.combined(check, named)
-                scored, named = check.judge(student, expected, setups)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):  # the data comes from the student's process
-            return zero("the cell left results the grader cannot read")
-        errors = [r.get("cell_error") for r in runs if r.get("cell_error")]
-        if errors:
-            scored.insert(0, Item("cell ran to the end", 0.0, False, f"the cell raised: {redact(str(errors[0])[:400], secret)}"))
-        if not check.curve:
-            return scored, {}
-        return scored, {"label": check.curve, "student": student[0].get(check.curve),
-                        "reference": expected[0]["runs"][""].get(check.curve)}
-
-    def _evaluated_runs(self, check: CellCheck, setups, expected, runs: list[dict]) -> list[dict]:
-        """The student's runs as the judge compares them: facts, and outcomes evaluated on this side; runs
-        that can be replayed are verified against their replay."""
-        student = []
-        for index, ((_, config), run) in enumerate(zip(setups, runs)):
-            student.append({**run["facts"], **check.evaluate(config, run.get("outcome"))})
-            if check.verify is not None:
-                def replay(key, record, config=config):
-                    return self.reference.replay(check, config, key, record)
-
-                verified, problem = check.verify(config, run.get("outcome"), student[-1], expected[index]["runs"][""],
-                                                 replay)
-                student[-1].update(verified=verified, verification_problem=problem)
-        return student
-
-    def _cell_lines(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[TestResult], dict]:
-        cell_items, curves = self.grade_cell(parsed, check)
-        return [TestResult(f"{check.grade_id}: {i.name}", check.grade_id, check.item.part, round(i.score, 4), i.points,
-                           i.message, "passed" if i.passed else "failed") for i in cell_items], curves
-
-    def _run_stages(self, stages: list[tuple[str, Callable]]) -> list[tuple[str, tuple]]:
-        """Run the stages (at most `parallel` at once), each timed on its own; results in the stages' order."""
-        def timed(work):
-            started = time.time()
-            lines, curves = work()
-            return lines, curves, round(time.time() - started, 3)
-
-        if self.parallel == 1:
-            return [(name, timed(work)) for name, work in stages]
-        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
-            futures = [(name, pool.submit(timed, work)) for name, work in stages]
-            return [(name, future.result()) for name, future in futures]
-
-    # ------------------------------------------------------------------ submission
-    def grade(self, path: Path, student: str) -> SubmissionResult:
-        started = time.time()
-        result = SubmissionResult(student=student, notebook=str(path), content_hash=content_hash(path),
-                                  grader_version=self.version)
-        parsed = parse_notebook(path)
-        result.warnings = list(parsed.warnings)
-        clock = started
-
-        def stage(name: str) -> None:
-            nonlocal clock
-            result.stages[name] = round(time.time() - clock, 3)
-            clock = time.time()
-
-        stage("read notebook")
-        if parsed.error:
-            result.error = parsed.error
-            result.tests = zero_everything(parsed.error)
-            result.execution_time = time.time() - started
-            return result
-        function_stage = f"functions ({len(worker_groups([c.name for c in checks.FUNCTION_CHECKS]))} workers)"
-        stages = [(function_stage, lambda: (self.grade_functions(parsed), {}))]
-        stages += [(check.grade_id, lambda check=check: self._cell_lines(parsed, check)) for check in checks.CELL_CHECKS]
-        for name, (lines, curves, seconds) in self._run_stages(stages):
-            result.tests += lines
-            result.stages[name] = seconds
-            if curves:
-                result.curves[name] = curves
-        clock = time.time()
-        result.tests += manual_lines(parsed)
-        result.figures = {i.name: parsed.figures(i.figures) for i in items.ITEMS if i.figures and parsed.figures(i.figures)}
-        stage("hand-graded answers and figures")
-        result.execution_time = time.time() - started
+            result = grader.grade(notebook, student)
+        except Exception as error:  # noqa: BLE001 - a grader fault on one notebook must not stop the batch
+            result = fault(student, notebook, error)
+        try:
+            save(result, out / student)
+        except Exception as error:  # noqa: BLE001 - writing its feedback failed: a fault of the grader, stored
+            result = fault(student, notebook, error)
+            save(result, out / student)
         return result
 
-
-def _function_results(payload: dict | None, names: list[str]) -> dict | None:
-    """The per-function results of a worker payload (grader imports folded in), or None when malformed."""
-    results = payload.get("results") if isinstance(payload, dict) else None
-    if not isinstance(results, dict) or not all(isinstance(results.get(n), dict) for n in names):
-        return None
-    blame = _grader_import_blame(payload)
-    for name in names:
-        module = blame.get(name) or blame.get("")
-        if module:
-            results[name] = {"grader_import": module}
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, config.jobs)) as pool:
+            futures = {pool.submit(work, s, n): s for s, n in todo}
+            for future in as_completed(futures):
+                result = future.result()
+                results.append(result)
+                note = f" - {result.error}" if result.error else ""
+                print(f"[{len(results)}/{len(submissions)}] {result.student}: {result.score:.2f} "
+                      f"({result.execution_time:.1f}s){note}", flush=True)
+    finally:
+        if results:
+            gradebook.write_csv(results, out / "gradebook.csv")
+    if todo:
+        print(f"graded {len(todo)} notebook(s) in {time.time() - started:.1f}s", flush=True)
+        timed = [r for r in results if r.stages]
+        if timed:
+            names = list(dict.fromkeys(name for r in timed for name in r.stages))
+            means = {name: sum(r.stages.get(name, 0.0) for r in timed) / len(timed) for name in names}
+            print("where the time went (mean per submission): " +
+                  ", ".join(f"{name} {seconds:.1f}s" for name, seconds in means.items()), flush=True)
+    course = nbgrader_course.course_of(inputs)
+    if course is not None:
+        by_student = {r.student: r for r in results}
+        for student, notebook in submissions:
+            nbgrader_course.write_autograded(course, notebook, by_student[student])
+        print(f"wrote {len(submissions)} autograded notebook(s) to {course / 'autograded'}", flush=True)
+    if config.gradebook_db:
+        gradebook.record_in_nbgrader(results, config.gradebook_db, config.assignment)
     return results
 
 
-def manual_lines(parsed: ParsedNotebook) -> list[TestResult]:
-    """The hand-graded items, each with the student's answer copied in for the grader."""
-    lines = []
-    for item in items.items_of(items.MANUAL):
-        answer = parsed.answer(item.name)
-        text = (answer or "(no answer found)").strip()[:4000]
-        note = ""
-        if item.figures and not parsed.figures(item.figures):
-            note = (" The notebook was submitted without outputs, so there are no figures to show: ask for the "
-                    "notebook saved after running it." if not parsed.saved_with_outputs()
-                    else f" The saved outputs of the `{item.figures}` cell hold no figure.")
-        lines.append(TestResult(f"{item.name} (hand-graded)", item.name, item.part, 0.0, item.points,
-                                f"Graded by hand: {item.title}.{note}\n\n{text}", "manual"))
-    return lines
-
-
-def zero_everything(reason: str) -> list[TestResult]:
-    """Every item at zero with the same reason, for a notebook that cannot be read at all."""
-    return [TestResult(item.name if item.autograded else f"{item.name} (hand-graded)", item.name, item.part, 0.0,
-                       item.points, reason, "failed" if item.autograded else "manual") for item in items.ITEMS]
-
-
-def grader_fault(student: str, error: Exception) -> str:
-    """The reason recorded when the grader itself failed on a notebook; the traceback goes to stderr to report."""
-    reason = f"grader error: {type(error).__name__}: {error}"
-    print(f"{student}: {reason} (a fault of the grader, not of the notebook; please report it with this traceback)\n"
-          + traceback.format_exc(), file=sys.stderr, flush=True)
-    return reason
+def main(config: GradeConfig) -> int:
+    """The `grade` verb: grade `config.paths`, then print the class table."""
+    out_dir = Path(config.out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    course = nbgrader_course.course_of(config.paths)
+    default_db = course / "gradebook.db" if course else out_dir / "gradebook.db"  # a course keeps nbgrader's own
+    database = (config.gradebook_db or f"sqlite:///{default_db}") if config.gradebook else None
+    config = dataclasses.replace(config, out_dir=str(out_dir), gradebook_db=database)
+    try:
+        results = grade_all(config.paths, config)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if results:
+        print()
+        print(gradebook.class_table(results))
+        print(f"\nresults: {out_dir}/<student>/results.json, feedback.md/.html; class: {out_dir}/gradebook.csv")
+    return 0

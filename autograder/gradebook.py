@@ -11,12 +11,12 @@ from pathlib import Path
 from alignment_kit import items
 from autograder import paths
 from autograder.generate import generate_into
-from autograder.results import ROW_COLUMNS, SubmissionResult
+from autograder.results import ROW_COLUMNS, GradeRecord
 
 NOTEBOOK = paths.SOLUTION_NOTEBOOK.stem
 
 
-def write_csv(results: list[SubmissionResult], path: Path) -> None:
+def write_csv(results: list[GradeRecord], path: Path) -> None:
     """One row per student: the autograded score out of the autograded points, per-part autograded
     scores (empty for parts graded only by hand) and the hand-graded points still pending."""
     rows = [r.to_row() for r in sorted(results, key=lambda r: r.student)]
@@ -28,7 +28,7 @@ def write_csv(results: list[SubmissionResult], path: Path) -> None:
     temporary.replace(path)
 
 
-def class_table(results: list[SubmissionResult]) -> str:
+def class_table(results: list[GradeRecord]) -> str:
     """The printed class table: autograded scores per part; hand-graded parts show as pending."""
     parts = list(items.PARTS)
     header = f"{'student':<20}" + "".join(f"{p.name[:12]:>13}" for p in parts) + f"{'autograded':>12}{'pending':>9}"
@@ -46,7 +46,7 @@ def class_table(results: list[SubmissionResult]) -> str:
     return "\n".join(lines)
 
 
-def _grade_cell_scores(result: SubmissionResult) -> dict[str, float]:
+def _grade_cell_scores(result: GradeRecord) -> dict[str, float]:
     """Autograded scores keyed by the source notebook's grade cells."""
     return {items.item(name).grade_id: score for name, score in result.item_scores().items()}
 
@@ -58,7 +58,7 @@ def _venv_on_path() -> None:
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
 
 
-def record_in_nbgrader(results: list[SubmissionResult], db_url: str, assignment: str = paths.ASSIGNMENT) -> None:
+def record_in_nbgrader(results: list[GradeRecord], db_url: str, assignment: str = paths.ASSIGNMENT) -> None:
     """Write autograded scores into nbgrader's gradebook; hand-graded cells stay flagged for manual grading."""
     from nbgrader.api import Gradebook, MissingEntry
 

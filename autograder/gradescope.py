@@ -15,9 +15,6 @@ to instructors, carries the diagnostics.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
 import tempfile
 import time
 import zipfile
@@ -135,8 +132,8 @@ def results_json(result, config: GradescopeConfig, notebook: str) -> dict:
 
 def run(root: Path) -> int:
     """Grade the submission under `root` (Gradescope's /autograder) and write results/results.json."""
-    from autograder.grade import Grader, grader_fault, zero_everything
-    from autograder.results import SubmissionResult, write_json_atomic
+    from autograder.grade_notebook import Grader, grader_fault, zero_everything
+    from autograder.results import GradeRecord, write_json_atomic
     from autograder.worker import sandbox
 
     started = time.time()
@@ -146,13 +143,13 @@ def run(root: Path) -> int:
     notebook, problem = find_notebook(root / "submission")
     student = _student(root)
     if notebook is None:
-        result = SubmissionResult(student, "", "", zero_everything(problem), error=problem)
+        result = GradeRecord(student, "", "", zero_everything(problem), error=problem)
     else:
         try:
             result = Grader(limits).grade(notebook, student)
         except Exception as error:  # noqa: BLE001 - a grader fault still gets a results.json, flagged
             reason = grader_fault(student, error)
-            result = SubmissionResult(student, str(notebook), "", zero_everything(reason), error=reason, grader_fault=True)
+            result = GradeRecord(student, str(notebook), "", zero_everything(reason), error=reason, grader_fault=True)
     result.execution_time = time.time() - started
     write_json_atomic(root / "results" / "results.json",
                       results_json(result, config, notebook.name if notebook else ""))
@@ -165,7 +162,7 @@ def run(root: Path) -> int:
 
 def warm_reference() -> int:
     """Compute and store the reference outputs (setup.sh runs this once, so no submission pays for it)."""
-    from autograder.grade import Grader
+    from autograder.grade_notebook import Grader
 
     print(f"reference outputs computed in {Grader().prepare_reference():.1f}s")
     return 0

@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 from autograder import paths
-from autograder.results import SubmissionResult
+from autograder.results import GradeRecord
 
-_records: dict[str, SubmissionResult] = {}
+_records: dict[str, GradeRecord] = {}
 
 
 class _QuietChecks:
@@ -70,7 +70,7 @@ def _without_hidden_tests(notebook: Path, folder: Path) -> Path:
     return copy
 
 
-def graded_record(notebook: Path) -> SubmissionResult:
+def graded_record(notebook: Path) -> GradeRecord:
     """Grade `notebook` once with the kit's CLI (cached by content) and return its stored record."""
     digest = hashlib.sha256(notebook.read_bytes()).hexdigest()
     if digest in _records:
@@ -85,7 +85,7 @@ def graded_record(notebook: Path) -> SubmissionResult:
     record = out / notebook.stem / "record.json"
     if done.returncode != 0 or not record.is_file():
         raise RuntimeError(f"the kit's grader failed on {notebook.name}:\n{(done.stdout + done.stderr)[-3000:]}")
-    _records[digest] = SubmissionResult.from_record(json.loads(record.read_text(encoding="utf-8")))
+    _records[digest] = GradeRecord.from_record(json.loads(record.read_text(encoding="utf-8")))
     return _records[digest]
 
 

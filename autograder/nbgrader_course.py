@@ -15,7 +15,7 @@ from pathlib import Path
 
 from alignment_kit import items
 from autograder import paths
-from autograder.results import SubmissionResult
+from autograder.results import GradeRecord
 
 
 def course_of(inputs: list[str]) -> Path | None:
@@ -31,7 +31,7 @@ def assignment_of(course: Path, notebook: Path) -> str:
     return relative.parts[1] if len(relative.parts) > 2 else paths.ASSIGNMENT
 
 
-def _outputs(result: SubmissionResult, item: items.Item) -> list:
+def _outputs(result: GradeRecord, item: items.Item) -> list:
     import nbformat
 
     lines = [t for t in result.tests if t.item == item.name and t.status != "manual"]
@@ -42,7 +42,7 @@ def _outputs(result: SubmissionResult, item: items.Item) -> list:
             nbformat.v4.new_output("execute_result", data={"text/plain": repr(score)}, execution_count=1)]
 
 
-def write_autograded(course: Path, notebook: Path, result: SubmissionResult) -> Path:
+def write_autograded(course: Path, notebook: Path, result: GradeRecord) -> Path:
     """COURSE/autograded/<student>/<assignment>/<notebook>: the submission with the kit's scores in its test cells."""
     import nbformat
 

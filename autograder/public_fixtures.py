@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import math
 
-from alignment_kit import cell_judges, outputs
+from alignment_kit import cell_judges, items
 from alignment_kit.paths import FIXTURES
 from alignment_kit.recorders import LOOP
 from autograder import checks
-from autograder.checks.training import PUBLIC_SETUP
+from autograder.items.dpo_training_loop import PUBLIC_SETUP
 from autograder.config import Limits
 from autograder.reference_cache import mistaken_cell, trusted_cell_runs
 from autograder.reference import reference_for_check
@@ -52,7 +52,7 @@ def tolerance_of(name: str) -> tuple[float, float]:
     """(atol, rtol) the check of `name` compares numbers with."""
     if name == LOOP:
         return cell_judges.LOSS_ATOL, cell_judges.LOSS_RTOL
-    spec = outputs.OUTPUTS[name].tolerance
+    spec = items.output(name).tolerance
     return spec.atol, spec.rtol
 
 

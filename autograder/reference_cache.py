@@ -62,12 +62,10 @@ def trusted_cell_runs(check: CellCheck, runs: list[tuple[str, dict]], limits: Li
 
 def mistaken_cell(check: CellCheck, mistake_ids: list[str]) -> str:
     """The source of the reference cell with the given known mistakes (none: the solution's own cell)."""
-    from autograder.checks.loop_mistakes import loop_source
-
     switches = {}
     for key in mistake_ids:
         switches.update(check.mistakes[key])
-    return loop_source(**switches) if switches else reference_notebook().cell(check.grade_id)
+    return check.mistaken_source(**switches) if switches else reference_notebook().cell(check.grade_id)
 
 
 @contextlib.contextmanager

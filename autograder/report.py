@@ -5,12 +5,13 @@ import html
 from pathlib import Path
 
 from alignment_kit import items
-from autograder.results import SubmissionResult, TestResult
+from alignment_kit.scoring import ScoredLine
+from autograder.results import GradeRecord
 
 MARKS = {"passed": "✅", "failed": "❌", "manual": "📝"}
 
 
-def _part_heading(result: SubmissionResult, part: items.Part) -> str:
+def _part_heading(result: GradeRecord, part: items.Part) -> str:
     score = result.part_scores()[part.name]
     manual = round(part.points - part.autograded_points, 4)
     pieces = [] if score is None else [f"{score:g} / {part.autograded_points:g} autograded"]
@@ -23,20 +24,20 @@ def _curve_file(item_name: str) -> str:
     return f"curve_{item_name}.png"
 
 
-def _plotted(result: SubmissionResult, tests: list[TestResult]) -> list[str]:
+def _plotted(result: GradeRecord, tests: list[ScoredLine]) -> list[str]:
     """Items of these tests that have a student curve to show."""
     return sorted({t.item for t in tests if result.curves.get(t.item, {}).get("student")})
 
 
-def _figure_files(result: SubmissionResult, item: str) -> list[str]:
+def _figure_files(result: GradeRecord, item: str) -> list[str]:
     return [f"figure_{item}_{n}.png" for n in range(1, len(result.figures.get(item, [])) + 1)]
 
 
-def _answer(test: TestResult) -> str:
+def _answer(test: ScoredLine) -> str:
     return test.output.split("\n\n", 1)[1] if "\n\n" in test.output else ""
 
 
-def markdown(result: SubmissionResult) -> str:
+def markdown(result: GradeRecord) -> str:
     lines = [f"# Feedback for {result.student}", "", result.summary(), ""]
     for warning in result.warnings:
         lines += [f"> Note: {warning}", ""]
@@ -56,7 +57,7 @@ def markdown(result: SubmissionResult) -> str:
     return "\n".join(lines)
 
 
-def html_page(result: SubmissionResult) -> str:
+def html_page(result: GradeRecord) -> str:
     rows = []
     for part in items.PARTS:
         tests = [t for t in result.tests if t.part == part.name]
@@ -93,7 +94,7 @@ def plot_curve(name: str, curves: dict, path: Path) -> None:
     figure.savefig(path, dpi=90)
 
 
-def write_feedback(result: SubmissionResult, folder: Path) -> None:
+def write_feedback(result: GradeRecord, folder: Path) -> None:
     import base64
     import binascii
 

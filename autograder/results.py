@@ -1,6 +1,6 @@
 """The stored record of one graded submission, and its exports.
 
-`SubmissionResult.to_record()` / `from_record()` round-trip every field exactly (the record is what
+`GradeRecord.to_record()` / `from_record()` round-trip every field exactly (the record is what
 a resumed batch reads back). Gradescope's `results.json`, the gradebook row and the feedback are
 exports of the record: they may leave things out, the record never does.
 """
@@ -13,37 +13,17 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from alignment_kit import items
+from alignment_kit.scoring import ScoredLine
 
-STATUSES = ("passed", "failed", "manual")  # manual: waits for a person; never counted as lost
 RECORD_VERSION = 2  # 2: per-stage seconds (`stages`)
 
 
 @dataclass
-class TestResult:
-    """One scored line: a check of a function or of a re-run cell, or a hand-graded answer."""
-
-    __test__ = False  # not a pytest test class
-
-    name: str
-    item: str  # the graded item this line belongs to
-    part: str
-    score: float
-    max_score: float
-    output: str
-    status: str = "passed"
-    visibility: str = "visible"
-
-    def __post_init__(self):
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
-
-
-@dataclass
-class SubmissionResult:
+class GradeRecord:
     student: str
     notebook: str
     content_hash: str
-    tests: list[TestResult] = field(default_factory=list)
+    tests: list[ScoredLine] = field(default_factory=list)
     execution_time: float = 0.0
     error: str | None = None  # why the notebook could not be graded at all
     grader_fault: bool = False  # the error is the grader's own, not the notebook's: retried on resume
@@ -85,11 +65,11 @@ class SubmissionResult:
         return {"record_version": RECORD_VERSION, **asdict(self)}
 
     @classmethod
-    def from_record(cls, data: dict) -> "SubmissionResult":
+    def from_record(cls, data: dict) -> "GradeRecord":
         if data.get("record_version") != RECORD_VERSION:
             raise ValueError(f"unknown record version {data.get('record_version')!r}")
         values = {f.name: data[f.name] for f in fields(cls)}
-        values["tests"] = [TestResult(**t) for t in data["tests"]]
+        values["tests"] = [ScoredLine(**t) for t in data["tests"]]
         return cls(**values)
 
     # ------------------------------------------------------------------ exports

@@ -2,7 +2,9 @@
 
     .venv/bin/python benchmarks/grading_throughput.py [-n 8]
 
-N submissions are made from the example submissions (alice, bob, carol, dave, in turn). The reference
+N submissions are made from the example submissions (alice, bob, carol, dave, in turn), each code cell
+marked with a comment naming its copy, so no two submissions share code (the grader would otherwise
+reuse the result of identical code within a batch, and the figure would be too good). The reference
 outputs are computed first (`python -m autograder reference`), so each CLI figure is the warm cost a
 batch pays per submission. `nbgrader autograde` runs the same files in an nbgrader course in the smoke
 profile: it executes every cell of each notebook in a kernel, and its hidden test cells get the item
@@ -11,6 +13,7 @@ scores from the kit's isolated grading. Prints seconds per submission, the total
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -32,6 +35,16 @@ def _timed(command: list[str], cwd: Path | None = None, env: dict | None = None)
     return time.perf_counter() - started
 
 
+def unique_copy(source: Path, target: Path, mark: str) -> None:
+    """The notebook with a comment naming the copy at the top of every code cell."""
+    notebook = json.loads(source.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        if cell.get("cell_type") == "code":
+            text = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            cell["source"] = f"# {mark}\n{text}"
+    target.write_text(json.dumps(notebook), encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=8, help="number of submissions")
@@ -44,10 +57,10 @@ def main() -> None:
     for number in range(args.n):
         source = paths.EXAMPLE_SUBMISSIONS / f"{EXAMPLES[number % len(EXAMPLES)]}.ipynb"
         student = f"student{number:03d}"
-        shutil.copy(source, flat / f"{student}.ipynb")
+        unique_copy(source, flat / f"{student}.ipynb", student)
         submitted = course / "submitted" / student / paths.ASSIGNMENT
         submitted.mkdir(parents=True)
-        shutil.copy(source, submitted / f"{paths.ASSIGNMENT}.ipynb")
+        unique_copy(source, submitted / f"{paths.ASSIGNMENT}.ipynb", student)
     python = sys.executable
     print(f"reference outputs: {_timed([python, '-m', 'autograder', 'reference']):.1f}s (once per grader version)")
     rows = []

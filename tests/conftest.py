@@ -21,7 +21,7 @@ def kit_assets():
 @pytest.fixture(scope="session")
 def grader(kit_assets):
     """One grader for the whole run, so reference outputs are computed once."""
-    from autograder.grade import Grader
+    from autograder.grade_notebook import Grader
 
     return Grader()
 
@@ -33,7 +33,7 @@ def graded_examples(tmp_path_factory, kit_assets):
     import shutil
 
     from autograder import paths
-    from autograder.batch import grade_all
+    from autograder.grade import grade_all
     from autograder.config import GradeConfig, Limits
     from submissions.batches import start_and_kill
 

@@ -321,5 +321,5 @@ progress.close()
 def test_training_loop_with_one_concatenated_forward_pass_gets_full_marks(grader, tmp_path):
     path = build.write(build.with_cell("dpo_training_loop", ONE_FORWARD_LOOP), tmp_path / "one_forward.ipynb")
     items, curves = grader.grade_cell(parse_notebook(path), checks.cell_check("dpo_training_loop"))
-    failed = [(i.name, i.message) for i in items if not i.passed]
+    failed = [(i.name, i.output) for i in items if not i.passed]
     assert not failed, f"a correct loop that runs chosen and rejected in one batch lost points: {failed}; curves {curves}"

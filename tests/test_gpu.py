@@ -166,7 +166,7 @@ def test_the_public_loop_checks_stored_trajectory_holds_on_cuda(tmp_path, kit_as
     """The notebook's loop check compares a re-run with a trajectory stored from a CPU run, within the
     grader's loss tolerance: the reference loop re-run on this GPU (TF32 off) must stay inside it."""
     from alignment_kit import cell_judges, cell_outcomes, recorders
-    from alignment_kit.selfcheck import expected_public
+    from alignment_kit.expectations import expected_public
     from autograder.reference import reference_notebook, reference_source
 
     stored = expected_public(recorders.LOOP)
@@ -180,7 +180,7 @@ def test_the_public_loop_checks_stored_trajectory_holds_on_cuda(tmp_path, kit_as
     left["outcome"]["policy"] = {name: tensor.cpu() for name, tensor in left["outcome"]["policy"].items()}
     run = {**left["facts"], **cell_outcomes.evaluate_loop(config, left["outcome"])}
     results, _ = cell_judges.judge_loop([cell_judges.Configuration("", run, stored["runs"], stored["messages"], "cuda")])
-    failed = [(r.name, r.message) for r in results if not r.passed]
+    failed = [(r.name, r.output) for r in results if not r.passed]
     assert not failed, failed
     print("losses on cuda:", run["losses"], "stored (cpu):", stored["runs"][""]["losses"])
 

@@ -34,7 +34,7 @@ def gradescope_root(autograder_zip, tmp_path_factory, kit_assets):
     """A /autograder layout after setup.sh. What this session already computed (the converted models, and
     the reference outputs of this same grader version, if graded already) is copied in first, so setup.sh
     verifies it instead of computing it again; test_assets.py rebuilds a model cache from nothing."""
-    from autograder.grade import grader_version
+    from autograder.grade_notebook import grader_version
 
     root = tmp_path_factory.mktemp("autograder")
     with zipfile.ZipFile(autograder_zip) as archive:

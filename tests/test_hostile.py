@@ -18,9 +18,9 @@ import pytest
 
 from alignment_kit import items
 from autograder import checks, paths
-from autograder.batch import grade_all
+from autograder.grade import grade_all
 from autograder.config import GradeConfig, Limits
-from autograder.grade import Grader
+from autograder.grade_notebook import Grader
 from autograder.notebook import parse_notebook
 from autograder.worker import sandbox
 from submissions import build
@@ -437,5 +437,5 @@ def test_time_cell_magic_on_the_training_loop_keeps_the_cell(grader, tmp_path):
     nb = build.with_cell("dpo_training_loop", "%%time\n" + build.source("dpo_training_loop"))
     parsed = parse_notebook(build.write(nb, tmp_path / "timed_loop.ipynb"))
     items, _ = grader.grade_cell(parsed, checks.cell_check("dpo_training_loop"))
-    failed = [(i.name, i.message) for i in items if not i.passed]
+    failed = [(i.name, i.output) for i in items if not i.passed]
     assert not failed, f"the reference training loop under %%time lost points: {failed}"

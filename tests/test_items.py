@@ -3,7 +3,7 @@ import nbformat
 import pytest
 
 from alignment_kit import items
-from autograder import checks, paths
+from autograder import checks, paths, readme_points
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +23,18 @@ def test_notebook_points_equal_the_declared_points_part_by_part(source_cells):
         assert in_notebook == pytest.approx(part.points), part.name
 
 
-def test_the_homework_is_nine_points_plus_the_bonus_parts():
-    assert items.homework_points() == pytest.approx(9.0)
-    assert items.part("bonus").points == pytest.approx(1.0) and items.part("star").points == pytest.approx(1.0)
-    assert [p.name for p in items.PARTS if p.bonus] == ["bonus", "star"]
+def test_the_totals_are_sums_of_the_declared_points():
+    """No total is written down anywhere but derived (the README's are checked by the next tests)."""
+    assert items.homework_points() == pytest.approx(sum(i.points for i in items.ITEMS if not items.part(i.part).bonus))
+    assert items.bonus_points() == pytest.approx(sum(i.points for i in items.ITEMS if items.part(i.part).bonus))
+    assert items.homework_points() + items.bonus_points() == pytest.approx(sum(i.points for i in items.ITEMS))
+    assert items.autograded_points() + items.bonus_points(autograded_only=True) + items.hand_graded_points() == (
+        pytest.approx(sum(i.points for i in items.ITEMS)))
 
 
 def test_every_autograded_item_has_exactly_one_check():
-    assert not checks.unmatched()
+    assert [c.name for c in checks.FUNCTION_CHECKS] == [i.name for i in items.items_of(items.FUNCTION)]
+    assert [c.grade_id for c in checks.CELL_CHECKS] == [i.name for i in items.items_of(items.CELL)]
 
 
 def test_each_graded_function_and_cell_has_its_solution_cell(source_cells):
@@ -49,6 +53,12 @@ def test_unknown_names_are_refused_with_the_choices():
         items.item("nope")
     with pytest.raises(ValueError, match="function"):
         items.Item("x", "data_prep", 1.0, "quiz", "a quiz")
+
+
+def test_the_readme_points_are_current():
+    """`python -m autograder generate` writes them; this fails when a declaration changed and it was not run."""
+    text = (paths.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_points.render(text) == text, "run `python -m autograder generate` to rewrite the README's points"
 
 
 def test_the_readme_points_table_follows_the_item_table():

@@ -18,10 +18,10 @@ import random
 import pytest
 
 from autograder import paths
-from autograder.batch import grade_all
+from autograder.grade import grade_all
 from autograder.config import GradeConfig, Limits
 from autograder.notebook import parse_notebook
-from autograder.results import SubmissionResult
+from autograder.results import GradeRecord
 from submissions import build
 
 RE_RUN_CELLS = ("dpo_training_loop", "reward_training", "ppo_training")
@@ -120,7 +120,7 @@ def test_every_record_gives_a_reason_and_reads_back_exactly(batch):
     _, out, results = batch
     for name, result in results.items():
         text = (out / name / "record.json").read_text(encoding="utf-8")
-        assert SubmissionResult.from_record(json.loads(text)).to_record() == json.loads(text), name
+        assert GradeRecord.from_record(json.loads(text)).to_record() == json.loads(text), name
         assert result.error or all(t.output.strip() for t in result.tests), name
         for export in ("feedback.md", "feedback.html", "results.json"):
             assert (out / name / export).is_file(), f"{name}: no {export}"

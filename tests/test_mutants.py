@@ -603,7 +603,7 @@ def graded_cell(grader, tmp_path_factory):
 
 
 def _feedback(items) -> str:
-    return "\n".join(f"[{'ok' if i.passed else 'FAIL'}] {i.name}: {i.message}" for i in items)
+    return "\n".join(f"[{'ok' if i.passed else 'FAIL'}] {i.name}: {i.output}" for i in items)
 
 
 def test_student_loop_template_is_correct(grader, tmp_path):
@@ -633,7 +633,7 @@ def test_cell_mistake_is_caught_and_named(mutant, graded_cell):
         target = [i for i in items if i.name == mutant.item]
         assert target, f"{mutant.id}: no item named {mutant.item!r} in the feedback:\n{feedback}"
         assert not target[0].passed, f"{mutant.id}: the item {mutant.item!r} passed:\n{feedback}"
-        messages = target[0].message
+        messages = target[0].output
     assert any(p in messages for p in mutant.phrases), (
         f"{mutant.id}: the feedback does not name the mistake (expected one of {mutant.phrases}):\n{feedback}")
 
@@ -648,7 +648,7 @@ def test_one_mistake_costs_once(mutant_id, graded_cell):
     the reference run that makes the same mistake."""
     items = graded_cell(next(m for m in CELL_MUTANTS if m.id == mutant_id))
     trajectory = next(i for i in items if i.name == "loss trajectory")
-    assert trajectory.passed and "same mistake" in trajectory.message, _feedback(items)
+    assert trajectory.passed and "same mistake" in trajectory.output, _feedback(items)
     assert sum(not i.passed for i in items) == 1, f"{mutant_id} cost more than one item:\n{_feedback(items)}"
 
 

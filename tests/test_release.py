@@ -9,7 +9,6 @@ every public self-check passing.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import site
 import subprocess

@@ -5,27 +5,28 @@ import math
 import pytest
 
 from alignment_kit import items
-from autograder.results import STATUSES, SubmissionResult, TestResult, write_json_atomic
+from alignment_kit.scoring import STATUSES, ScoredLine
+from autograder.results import GradeRecord, write_json_atomic
 
 
-def _result(**changes) -> SubmissionResult:
+def _result(**changes) -> GradeRecord:
     values = dict(
         student="zoe", notebook="/x/zoe.ipynb", content_hash="ab" * 32,
-        tests=[TestResult("pad", "pad", "data_prep", 0.1, 0.2, "left padding: ignores `padding_side`", "failed", "visible"),
-               TestResult("dpo_training_loop: loss mask", "dpo_training_loop", "dpo_training", 0.3, 0.3, "ok"),
-               TestResult("truncation_answer (hand-graded)", "truncation_answer", "data_prep", 0.0, 0.1,
+        tests=[ScoredLine("pad", "pad", "data_prep", 0.1, 0.2, "left padding: ignores `padding_side`", "failed", "visible"),
+               ScoredLine("dpo_training_loop: loss mask", "dpo_training_loop", "dpo_training", 0.3, 0.3, "ok"),
+               ScoredLine("truncation_answer (hand-graded)", "truncation_answer", "data_prep", 0.0, 0.1,
                           "Graded by hand.\n\nan answer", "manual", "after_due_date")],
         execution_time=12.5, error="grader error: boom", grader_fault=True, warnings=["old notebook format v3"],
         curves={"dpo_training_loop": {"label": "losses", "student": [0.69, float("nan")], "reference": [0.69, 0.6]}},
         figures={"analysis_plots": ["iVBORw0KGgo="]}, grader_version="0123456789abcdef")
     values.update(changes)
-    return SubmissionResult(**values)
+    return GradeRecord(**values)
 
 
 def test_the_record_round_trips_every_field_exactly(tmp_path):
     original = _result()
     write_json_atomic(tmp_path / "record.json", original.to_record(), strict=False)
-    restored = SubmissionResult.from_record(json.loads((tmp_path / "record.json").read_text()))
+    restored = GradeRecord.from_record(json.loads((tmp_path / "record.json").read_text()))
     assert json.dumps(restored.to_record()) == json.dumps(original.to_record())
     assert restored.error == original.error and restored.grader_fault is True
     assert [(t.status, t.part, t.item, t.visibility) for t in restored.tests] == \
@@ -37,12 +38,12 @@ def test_an_unknown_record_version_is_refused():
     data = _result().to_record()
     data["record_version"] = 99
     with pytest.raises(ValueError, match="record version"):
-        SubmissionResult.from_record(data)
+        GradeRecord.from_record(data)
 
 
 def test_statuses_are_checked():
     with pytest.raises(ValueError, match="passed"):
-        TestResult("a", "pad", "data_prep", 0, 1, "", status="skipped")
+        ScoredLine("a", "pad", "data_prep", 0, 1, "", status="skipped")
     assert STATUSES == ("passed", "failed", "manual")
 
 
@@ -80,7 +81,7 @@ def _with_analysis_output(outputs):
 def test_feedback_embeds_the_saved_figures_of_the_analysis(tmp_path):
     import nbformat
 
-    from autograder.grade import manual_lines
+    from autograder.grade_notebook import manual_lines
     from autograder.notebook import parse_notebook
     from autograder.report import write_feedback
     from submissions import build
@@ -96,7 +97,7 @@ def test_feedback_embeds_the_saved_figures_of_the_analysis(tmp_path):
 
 
 def test_feedback_says_when_the_notebook_came_without_outputs(tmp_path):
-    from autograder.grade import manual_lines
+    from autograder.grade_notebook import manual_lines
     from autograder.notebook import parse_notebook
     from submissions import build
 

@@ -21,7 +21,7 @@ import pytest
 from alignment_kit import paths as runtime_paths
 from autograder import checks, paths, worker
 from autograder.config import Limits
-from autograder.grade import Grader
+from autograder.grade_notebook import Grader
 from autograder.notebook import parse_notebook
 from submissions import build
 
@@ -147,7 +147,7 @@ def test_reaching_for_the_grader_earns_nothing(mode, tmp_path):
     cells = {
         "tokenize_row": '''
             def tokenize_row(example, tokenizer, max_prompt_length=512, max_completion_length=None):
-                from autograder.checks.data import _tokenize_mistake
+                from autograder.items.tokenize_row import _tokenize_mistake
                 return _tokenize_mistake(eos=True, eos_after=False, truncate_completion=True)(
                     example, tokenizer, max_prompt_length, max_completion_length)
             ''',
@@ -356,7 +356,7 @@ def test_the_fallback_names_what_it_lacks(monkeypatch):
 
 
 def test_when_the_uid_cannot_be_dropped_the_first_line_says_what_that_exposes_and_the_fix(monkeypatch, tmp_path, capsys):
-    from autograder.batch import grade_all
+    from autograder.grade import grade_all
     from autograder.config import GradeConfig
     from alignment_kit.sandbox import guard
 
@@ -383,7 +383,7 @@ def test_the_fallback_gives_the_reference_full_marks(monkeypatch, tmp_path, kit_
         parsed = parse_notebook(build.write(build.solution_notebook(), tmp_path / "reference.ipynb"))
         lost = [(r.name, r.output) for r in grader.grade_functions(parsed, ALL_FUNCTIONS) if r.score != r.max_score]
         items, _ = grader.grade_cell(parsed, checks.cell_check("dpo_training_loop"))
-        lost += [(i.name, i.message) for i in items if not i.passed]
+        lost += [(i.name, i.output) for i in items if not i.passed]
     finally:
         monkeypatch.delenv("KIT_SANDBOX")
         worker.sandbox.cache_clear()

@@ -4,7 +4,6 @@ import torch
 import torch.nn.functional as F
 
 from alignment_kit import items, selfcheck
-from alignment_kit.probes import PUBLIC_PROBES
 from autograder.checks import FUNCTION_CHECKS
 from autograder.reference import reference_function
 
@@ -18,7 +17,7 @@ def test_reference_passes_the_public_check(name, capsys):
 def test_every_function_item_has_a_public_check_and_probes():
     for item in items.items_of(items.FUNCTION):
         assert callable(getattr(selfcheck, f"check_{item.name}", None)), item.name
-        assert PUBLIC_PROBES[item.name](), item.name
+        assert items.public_probes(item.name), item.name
 
 
 def test_public_check_names_the_missing_shift():

@@ -43,7 +43,7 @@ def _score(items) -> float:
 
 
 def _feedback(items) -> str:
-    return "\n".join(f"[{'ok' if i.passed else 'FAIL'}] {i.name}: {i.message}" for i in items)
+    return "\n".join(f"[{'ok' if i.passed else 'FAIL'}] {i.name}: {i.output}" for i in items)
 
 
 # A pad that ignores padding_side and returns floats (two mistakes), as `padded`; what it earns honestly.
@@ -122,10 +122,11 @@ LIARS = {
         def before():
             import alignment_kit.compare as compare
             import alignment_kit.observe as observe
+            import alignment_kit.items as items
             import alignment_kit.outputs as outputs
             compare.judge = lambda *args, **kwargs: compare.Verdict("", True, "ok")
             compare.close = lambda *args, **kwargs: True
-            outputs.OUTPUTS["pad"] = outputs.OutputSpec(lambda output: {"padded": "right"})
+            items.MODULES["pad"].OUTPUT = outputs.OutputSpec(lambda output: {"padded": "right"})
             real = observe.call
             observe.call = lambda fn, args, kwargs, *rest: dict(real(fn, args, kwargs, *rest), verdict="passed")
 
@@ -279,7 +280,7 @@ def test_a_reward_trainer_that_never_trained_earns_nothing_for_training(source, 
     items = _cell(grader, "reward_training", source, tmp_path / "reward.ipynb")
     assert _score(items) == 0, _feedback(items)
     ranking = next(i for i in items if i.name == "ranks held-out chosen above rejected")
-    assert "never trained" in ranking.message or "accuracy" in ranking.message, _feedback(items)
+    assert "never trained" in ranking.output or "accuracy" in ranking.output, _feedback(items)
 
 
 PPO_START = '''
@@ -325,7 +326,7 @@ with torch.no_grad():
 def test_a_ppo_trainer_that_did_not_train_its_policy_earns_nothing(how, grader, tmp_path):
     items = _cell(grader, "ppo_training", PPO_ATTACKS[how], tmp_path / "ppo.ipynb")
     assert _score(items) == 0, f"{how}:\n{_feedback(items)}"
-    assert any("not credited" in i.message or "no `ppo_trainer`" in i.message for i in items), _feedback(items)
+    assert any("not credited" in i.output or "no `ppo_trainer`" in i.output for i in items), _feedback(items)
 
 
 PPO_VARIANTS = {
@@ -379,7 +380,7 @@ def test_a_reference_run_with_gradients_is_named_though_the_recorders_are_lied_t
     assert "if True:" in LYING_LOOP
     items = _cell(grader, "dpo_training_loop", LYING_LOOP, tmp_path / "liar.ipynb")
     frozen = next(i for i in items if i.name == "frozen reference model")
-    assert not frozen.passed and "gradients flow into the reference" in frozen.message, _feedback(items)
+    assert not frozen.passed and "gradients flow into the reference" in frozen.output, _feedback(items)
     assert _score(items) < checks.cell_check("dpo_training_loop").points
 
 

@@ -25,7 +25,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from alignment_kit import observe, outputs, recorders
+from alignment_kit import items, observe, recorders
 from alignment_kit.sandbox import guard, syscalls, wire
 
 
@@ -97,7 +97,7 @@ def run_function(job: dict, name: str, snapshot: Builtins) -> dict:
     guard.current_item[0] = name
     namespace: dict = {"__name__": "__student__"}
     errors = define(job["student_code"], namespace, "<student notebook>", limits["function_timeout_s"])
-    helpers = job["functions"][name].get("helpers", "") + outputs.OUTPUTS[name].stubs
+    helpers = job["functions"][name].get("helpers", "") + items.output(name).stubs
     if helpers:
         exec(compile(helpers, "<given helpers>", "exec"), namespace)  # noqa: S102
     function = job["functions"][name].get("function", name)
@@ -106,7 +106,7 @@ def run_function(job: dict, name: str, snapshot: Builtins) -> dict:
     if not callable(fn):
         reason = f"`{function}` is not defined in the notebook"
         return {"missing": reason + (f" (defining the notebook's code failed: {errors[0]})" if errors else "")}
-    spec, probes = outputs.OUTPUTS[name], job["functions"][name]["probes"]
+    spec, probes = items.output(name), job["functions"][name]["probes"]
     observations, error = guarded(lambda: [observe.call(fn, p["args"], p["kwargs"], spec.observe, spec.gradient)
                                            for p in probes], limits["function_timeout_s"])
     snapshot.restore()

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from alignment_kit import items
-from alignment_kit.cell_judges import Item  # noqa: F401 - the items a judge returns
 
 
 @dataclass
@@ -22,6 +21,7 @@ class CellCheck:
     setups: Callable[[], list[tuple[str, dict]]]  # hidden (label, configuration); the first is the main one
     judge: Callable  # (student facts per config, expected per config, setups) -> (items, named mistakes)
     mistakes: dict[str, dict] = field(default_factory=dict)  # id -> switches of the grader's mistaken cell
+    mistaken_source: Callable[..., str] | None = None  # (**switches) -> the cell's source with those mistakes
     messages: dict[str, str] = field(default_factory=dict)  # id -> what the mistake is called in feedback
     inputs: dict[str, str] = field(default_factory=dict)  # cell input -> configuration key, tested for being ignored
     ignores_message: Callable | None = None  # (input, value, default) -> message
@@ -30,6 +30,11 @@ class CellCheck:
     private: tuple[str, ...] = ()  # configuration keys only the judge sees (the reward cell's held-out pairs)
     verify: Callable | None = None  # (configuration, student's outcome, reference run, replay) -> (verified, problem)
     replay_source: str = ""  # grader-owned code that replays a recorded run (what `verify`'s replay runs)
+
+    def __post_init__(self):
+        if self.mistakes and self.mistaken_source is None:
+            raise ValueError(f"{self.grade_id}: a cell with named mistakes needs mistaken_source, which writes the "
+                             "cell with the switches of one or more mistakes")
 
     def given(self, config: dict) -> dict:
         """The configuration as a worker gets it: without its private part."""

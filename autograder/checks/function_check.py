@@ -6,16 +6,16 @@ from typing import Callable
 
 from alignment_kit import items, outputs
 from alignment_kit.compare import Verdict, fraction_passed, judge
-from alignment_kit.probes import PUBLIC_PROBES, Probe
-from autograder.checks.base import Mistake
+from alignment_kit.probes import Probe
+from autograder.checks.mistake import Mistake
 
 
 @dataclass
 class FunctionCheck:
     """Everything the grader needs to grade one function in isolation.
 
-    Name, part and points come from the item table; how the output is read, its tolerance and its
-    stand-in helpers come from `alignment_kit.outputs`; the public probes from `alignment_kit.probes`.
+    Name, part and points come from the item's declaration; how the output is read, its tolerance,
+    its stand-in helpers and its public probes from its runtime module (`alignment_kit/items/<name>.py`).
     """
 
     name: str
@@ -35,10 +35,10 @@ class FunctionCheck:
 
     @property
     def spec(self) -> outputs.OutputSpec:
-        return outputs.OUTPUTS[self.name]
+        return items.output(self.name)
 
     def probes(self, hidden: bool) -> list[Probe]:
-        return self.hidden_probes() if hidden else PUBLIC_PROBES[self.name]()
+        return self.hidden_probes() if hidden else items.public_probes(self.name)
 
     def run(self, fn: Callable, probe: Probe) -> dict:
         """Call `fn` (stand-in helpers already in place) on a probe: {"output": ...} or {"error": ...}."""

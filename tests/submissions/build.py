@@ -141,7 +141,7 @@ def one_per_function(items: list) -> list[list]:
 
 
 def batch_grader(grader, batches: list[list], folder_factory, names: list[str]):
-    """A function index -> {name: TestResult} that grades batch `index` once, in one worker."""
+    """A function index -> {name: ScoredLine} that grades batch `index` once, in one worker."""
     from autograder.notebook import parse_notebook
 
     cache: dict[int, dict] = {}

@@ -1,4 +1,4 @@
-"""The DPO training-loop cell: the configurations it is re-run under, and how its runs are judged.
+"""The grader's side of `dpo_training_loop`: its hidden configurations, and how its runs are judged.
 
 The cell is re-run with tiny seeded models and the reference helpers under two hidden
 configurations that differ in every input the cell is given (BETA, NUM_DPO_STEPS, MAX_SEQ_LEN, the
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from alignment_kit import cell_judges, cell_outcomes, paths
 from alignment_kit.recorders import LOOP
 from autograder.checks.cell_check import CellCheck
-from autograder.checks.loop_mistakes import MISTAKES
+from autograder.checks.loop_mistakes import MISTAKES, loop_source
 
 # What the cell is given, as the cell names it -> the configuration's key.
 INPUTS = {"BETA": "beta", "NUM_DPO_STEPS": "steps", "MAX_SEQ_LEN": "max_seq_len"}
@@ -86,12 +86,13 @@ def judge(student: list[dict], expected: list[dict], setups: list[tuple[str, dic
     return cell_judges.judge_loop(configs)
 
 
-TRAINING_LOOP = CellCheck(
+CHECK = CellCheck(
     grade_id=LOOP,
     helpers=("get_log_prob", "dpo_loss", "pad", "pad_collate_fn"),
     setups=lambda: [(s.label, s.config()) for s in HIDDEN_SETUPS],
     judge=judge,
     mistakes={key: switches for key, (_, switches) in MISTAKES.items()},
+    mistaken_source=loop_source,
     messages={key: message for key, (message, _) in MISTAKES.items()},
     inputs=INPUTS,
     ignores_message=ignores_message,

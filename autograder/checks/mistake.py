@@ -1,14 +1,12 @@
-"""What only the grader knows about a check: known mistakes (implementations) and hidden probes.
+"""A named mistake: a known wrong implementation of a graded function, and the message that names it.
 
 Everything a student may see (how outputs are read and compared, the public probes) lives in the
-student runtime (`alignment_kit.compare`, `.outputs`, `.probes`); this module adds the answers' side.
+student runtime (`alignment_kit/items/<name>.py`, `alignment_kit.compare`); this adds the answers' side.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
-
-from alignment_kit.probes import Probe  # noqa: F401 - re-exported for the check modules
 
 
 @dataclass

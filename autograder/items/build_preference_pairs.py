@@ -1,18 +1,13 @@
-"""Hidden probes and known mistakes of the star tasks: pairs from scored candidates, and weighted DPO."""
+"""The grader's side of `build_preference_pairs`: hidden probes and the mistakes it names."""
 from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
-
-from alignment_kit.probes import Probe, candidates, weighted_loss_probe
-from autograder.checks.base import Mistake
+from alignment_kit.probes import Probe, candidates
+from autograder.checks.mistake import Mistake
 from autograder.checks.function_check import FunctionCheck
-from autograder.checks.loss import CUTS_GRADIENT, cuts_gradient
 
 
-# ---------------------------------------------------------------- build_preference_pairs
 def pairs_probes() -> list[Probe]:
     mixed = candidates(("Weekend hike?", [("Sure, where? 🥾", 3.0), ("I cannot hike.", 1.0), ("Hiking is exercise.", 1.0),
                                           ("Yes! Bring snacks.", 2.25), ("No.", 0.0)]),
@@ -95,7 +90,7 @@ def _pairs_mistake(**wrong):
     return variant
 
 
-BUILD_PREFERENCE_PAIRS = FunctionCheck(
+CHECK = FunctionCheck(
     name="build_preference_pairs", hidden_probes=pairs_probes,
     mistakes=[
         Mistake("pairs with equal scores are kept: a pair needs a strictly higher chosen score (>, not >=), so a "
@@ -120,55 +115,5 @@ BUILD_PREFERENCE_PAIRS = FunctionCheck(
         Mistake("`pairs` counts the pairs before the cap: count the rows returned", _pairs_mistake(pairs_count="produced")),
         Mistake("`candidates` leaves out the prompts with too few candidates: count every candidate given",
                 _pairs_mistake(candidates_count="used")),
-    ],
-)
-
-
-# ---------------------------------------------------------------- dpo_loss with weights
-def weighted_probes() -> list[Probe]:
-    return [weighted_loss_probe("hidden: weights [0.5, 1, 4, 2, 1.5], beta=0.25", 221, 0.25, [0.5, 1.0, 4.0, 2.0, 1.5]),
-            weighted_loss_probe("hidden: weights=None", 222, 0.05, None),
-            weighted_loss_probe("hidden: a zero weight among [0, 1, 1, 2]", 223, 0.1, [0.0, 1.0, 1.0, 2.0])]
-
-
-def _weighted_mistake(kind: str):
-    def variant(c, r, rc, rr, beta=0.1, weights=None):
-        w, l = beta * (c - rc), beta * (r - rr)
-        margins = w - l
-        terms = -F.logsigmoid(margins)
-        accuracy, margin = (w > l).float().mean(), margins.mean()
-        if kind == "normalised_to_one":  # weights (ones when missing) scaled to sum 1, then averaged
-            given = torch.ones_like(terms) if weights is None else weights
-            return (given / given.sum() * terms).mean(), accuracy, margin
-        if weights is None:
-            return terms.mean(), accuracy, margin
-        if kind == "mean":
-            return (weights * terms).mean(), accuracy, margin
-        if kind == "sum":
-            return (weights * terms).sum(), accuracy, margin
-        if kind == "margins":
-            return -F.logsigmoid(weights * margins).mean(), accuracy, margin
-        if kind == "weighted_stats":
-            weighted = weights / weights.sum()
-            return (weighted * terms).sum(), ((w > l).float() * weighted).sum(), (margins * weighted).sum()
-        raise ValueError(f"unknown weighted-loss mistake {kind!r}")
-    return variant
-
-
-WEIGHTED_DPO_LOSS = FunctionCheck(
-    name="weighted_dpo_loss", hidden_probes=weighted_probes, all_or_nothing=True,
-    mistakes=[
-        Mistake("the weighted loss is not normalised by the sum of the weights: use (weights * losses).sum() / "
-                "weights.sum()", _weighted_mistake("mean")),
-        Mistake("the weighted loss is not normalised by the sum of the weights: use (weights * losses).sum() / "
-                "weights.sum()", _weighted_mistake("sum")),
-        Mistake("the weights scale the margins inside logsigmoid: weight each pair's loss instead",
-                _weighted_mistake("margins")),
-        Mistake("without weights the loss changes: weights=None must give exactly the plain loss",
-                _weighted_mistake("normalised_to_one")),
-        Mistake("the reward accuracy and the margin are weighted too: only the loss takes the weights, the "
-                "accuracy and the margin stay plain means over the batch",
-                _weighted_mistake("weighted_stats")),
-        Mistake(CUTS_GRADIENT, cuts_gradient("dpo_loss")),
     ],
 )

@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from autograder import paths
-from autograder.batch import discover, grade_all
-from autograder.config import GradeConfig, Limits
+from autograder.config import GradeConfig
+from autograder.grade import discover, grade_all
 from submissions import build
 from submissions import build as notebooks
 from submissions.batches import start_and_kill
@@ -44,7 +44,7 @@ def test_the_example_run_has_no_grader_fault(graded):
 
 
 def test_a_grader_fault_is_a_flagged_zero_with_its_traceback_and_is_retried(tmp_path, monkeypatch, capsys):
-    from autograder.grade import Grader
+    from autograder.grade_notebook import Grader
 
     shutil.copy(EXAMPLES / "erin.ipynb", tmp_path / "erin.ipynb")  # needs no worker: the fault is the only cost
     config = GradeConfig(out_dir=str(tmp_path / "out"), jobs=1)

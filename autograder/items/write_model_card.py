@@ -14,4 +14,4 @@ def card_probes() -> list[Probe]:
                        "/home/linus/models/SmolLM2-135M-Instruct", "local/kit-preference-pairs")]
 
 
-WRITE_MODEL_CARD = FunctionCheck(name="write_model_card", hidden_probes=card_probes)
+CHECK = FunctionCheck(name="write_model_card", hidden_probes=card_probes)

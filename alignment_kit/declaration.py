@@ -1,0 +1,69 @@
+"""What a graded item and a part of the homework are (the types; the items themselves are in `items/`).
+
+Kinds:
+* `function`: a function the student writes; graded by calling it on probe inputs.
+* `cell`: a code cell the grader re-runs in a prepared namespace (training loops, trainers).
+* `manual`: an answer a person grades (text, plots); the autograder copies it into the feedback.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FUNCTION, CELL, MANUAL = "function", "cell", "manual"
+KINDS = (FUNCTION, CELL, MANUAL)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A section of the homework; its points are the sum of its items' points."""
+
+    name: str
+    title: str
+    bonus: bool = False  # bonus points come on top of the homework's total
+
+    @property
+    def points(self) -> float:
+        from alignment_kit.items import ITEMS
+
+        return round(sum(i.points for i in ITEMS if i.part == self.name), 4)
+
+    @property
+    def autograded_points(self) -> float:
+        from alignment_kit.items import ITEMS
+
+        return round(sum(i.points for i in ITEMS if i.part == self.name and i.autograded), 4)
+
+
+@dataclass(frozen=True)
+class Item:
+    """The declaration of one graded item: what it is called, where it counts and how it is graded."""
+
+    name: str  # the function's name, or the grade_id of the re-run cell or of the answer cell
+    part: str
+    points: float
+    kind: str
+    title: str
+    order: int = 0  # its place within its part (items of a part are listed by this, then by name)
+    marker: str = ""  # re-run cells: a line that finds the cell when its nbgrader metadata is gone
+    figures: str = ""  # hand-graded: the grade_id of the cell whose saved figures the grader is shown
+    function: str = ""  # graded functions: the function called, when it is not the item's name
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == CELL and not self.marker:
+            raise ValueError(f"the re-run cell {self.name!r} needs a marker line")
+
+    @property
+    def grade_id(self) -> str:
+        """The nbgrader cell that carries the points: the test cell, or the answer cell itself."""
+        return self.name if self.kind == MANUAL else f"test_{self.name}"
+
+    @property
+    def autograded(self) -> bool:
+        return self.kind != MANUAL
+
+    @property
+    def callable_name(self) -> str:
+        """The notebook function a FUNCTION item calls (usually the item's own name)."""
+        return self.function or self.name

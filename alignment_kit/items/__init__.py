@@ -1,0 +1,102 @@
+"""The graded items of the homework, one module per item in this folder, found by discovery.
+
+Each module `<name>.py` declares `ITEM = Item(...)` (name, part, points, kind, title); a graded
+function's module also holds what students may see of its grading: `OUTPUT`, how its output is
+read (`outputs.OutputSpec`), and `public_probes()`, the inputs of its public self-check. What only
+the grader holds (hidden probes, named mistakes, the configurations a cell is re-run under) is in
+the grader's module of the same name, `autograder/items/<name>.py`.
+
+Everything else derives from these declarations: the grader's registry, the part totals, the
+feedback and gradebook columns, the markers that find a re-run cell, the self-checks and the
+README's points table. A test compares them with the nbgrader metadata of the source notebook.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+from alignment_kit.declaration import CELL, FUNCTION, KINDS, MANUAL, Item, Part  # noqa: F401 - the types, here too
+
+PARTS = (
+    Part("data_prep", "Data preparation"),
+    Part("dpo_loss", "DPO loss"),
+    Part("dpo_training", "DPO training"),
+    Part("reward_model", "Reward model"),
+    Part("ppo", "PPO"),
+    Part("analysis", "Analysis"),
+    Part("bonus", "Bonus: model cards", bonus=True),
+    Part("star", "Star tasks (optional): online and weighted DPO", bonus=True),
+)
+
+
+def _discover() -> dict[str, ModuleType]:
+    """The item modules of this folder by item name, in the homework's order (part, then `order`)."""
+    parts = [p.name for p in PARTS]
+    found: dict[str, ModuleType] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        declared = getattr(module, "ITEM", None)
+        if not isinstance(declared, Item):
+            raise TypeError(f"{module.__file__} must declare ITEM = Item(...)")
+        if declared.name != info.name:
+            raise ValueError(f"{module.__file__} declares the item {declared.name!r}: name the file after its item")
+        if declared.part not in parts:
+            raise ValueError(f"{declared.name}: unknown part {declared.part!r}; parts: {parts}")
+        if declared.kind == FUNCTION and not (hasattr(module, "OUTPUT") and hasattr(module, "public_probes")):
+            raise TypeError(f"{module.__file__}: a graded function needs OUTPUT and public_probes()")
+        found[declared.name] = module
+    ordered = sorted(found.values(), key=lambda m: (parts.index(m.ITEM.part), m.ITEM.order, m.ITEM.name))
+    return {m.ITEM.name: m for m in ordered}
+
+
+MODULES = _discover()
+ITEMS: tuple[Item, ...] = tuple(module.ITEM for module in MODULES.values())
+
+
+def item(name: str) -> Item:
+    """The item called `name`; the error lists the known names."""
+    if name not in MODULES:
+        raise KeyError(f"no graded item {name!r}; known items: {list(MODULES)}")
+    return MODULES[name].ITEM
+
+
+def output(name: str):
+    """How the output of the graded function `name` is read (its module's `OUTPUT`)."""
+    return MODULES[item(name).name].OUTPUT
+
+
+def public_probes(name: str) -> list:
+    """The public probes of the graded function `name`, in a fixed order."""
+    return MODULES[item(name).name].public_probes()
+
+
+def part(name: str) -> Part:
+    for candidate in PARTS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"no part {name!r}; known parts: {[p.name for p in PARTS]}")
+
+
+def items_of(kind: str) -> list[Item]:
+    return [i for i in ITEMS if i.kind == kind]
+
+
+def homework_points() -> float:
+    """Points of the homework without the bonus parts (9 in the original)."""
+    return round(sum(p.points for p in PARTS if not p.bonus), 4)
+
+
+def autograded_points() -> float:
+    """Autograded points of the homework without the bonus parts."""
+    return round(sum(p.autograded_points for p in PARTS if not p.bonus), 4)
+
+
+def bonus_points(autograded_only: bool = False) -> float:
+    """Points of the bonus parts (autograded ones only, if asked)."""
+    return round(sum(p.autograded_points if autograded_only else p.points for p in PARTS if p.bonus), 4)
+
+
+def hand_graded_points() -> float:
+    """Points a person grades, bonus included."""
+    return round(sum(i.points for i in ITEMS if not i.autograded), 4)

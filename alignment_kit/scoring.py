@@ -1,0 +1,37 @@
+"""A scored line: the one type for every line of a grade (a function's check, an aspect of a re-run
+cell, a hand-graded answer), in the public checks, the grader and the stored record alike.
+
+(A `compare.Verdict` is not a scored line: it is how one probe went; a function's line sums them.)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATUSES = ("passed", "failed", "manual")  # manual: waits for a person; never counted as lost
+
+
+@dataclass
+class ScoredLine:
+    """One scored line of feedback."""
+
+    name: str
+    item: str  # the graded item this line belongs to ("" while a cell judge builds it)
+    part: str
+    score: float
+    max_score: float
+    output: str  # what the student reads
+    status: str = "passed"
+    visibility: str = "visible"
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def line(name: str, points: float, passed: bool, output: str) -> ScoredLine:
+    """An all-or-nothing line worth `points`, not yet filed under an item (what a cell judge returns)."""
+    return ScoredLine(name, "", "", points if passed else 0.0, points, output, "passed" if passed else "failed")
