@@ -12,7 +12,6 @@ and a plot. `python -m autograder check-hub` and the notebook's checker section 
 """
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -297,8 +296,11 @@ def plot(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(next(iter(report["measures"].values())))
-    figure, axes = plt.subplots(1, len(names), figsize=(3 * len(names), 2.6))
-    for axis, name in zip(axes, names):
+    rows = (len(names) + 2) // 3  # at most three plots side by side, so the figure fits a page
+    figure, axes = plt.subplots(rows, min(3, len(names)), figsize=(9, 2.6 * rows), squeeze=False)
+    for axis in axes.ravel()[len(names):]:
+        axis.set_visible(False)
+    for axis, name in zip(axes.ravel(), names):
         models = list(report["measures"])
         axis.bar(models, [report["measures"][m].get(name, 0.0) for m in models], color=["grey", "tab:blue", "tab:orange"][:len(models)])
         axis.set_title(name, fontsize=8)
@@ -307,16 +309,41 @@ def plot(report: dict, path: Path) -> None:
     plt.close(figure)
 
 
+def html_page(report: dict) -> str:
+    """The same content as `markdown`, as a page (the kit's stylesheet; the plot scaled to the page)."""
+    from alignment_kit.pages import badge, esc, page, table
+
+    body = ["<h1>Published models</h1>", f"<p>Base model: <code>{esc(report['base'])}</code></p><ul>"]
+    body += [f"<li>{badge('passed' if line.startswith('✓') else 'failed')} {esc(line[1:].strip())}</li>"
+             for line in report["verdicts"]]
+    body.append("</ul>")
+    body.append(table(["stage", "location", "architecture"], [
+        [esc(stage), f"<code>{esc(model['location'])}</code>", esc(model["architecture"] or "-")]
+        for stage, model in report["models"].items()], columns=["points", "", "check"]))
+    if report["measures"]:
+        names = list(next(iter(report["measures"].values())))
+        body.append("<h2>Measures on held-out data</h2>")
+        body.append(table(["model", *map(esc, names)], [
+            [esc(model), *(f"{values.get(n, float('nan')):.3f}" for n in names)]
+            for model, values in report["measures"].items()], numeric=set(range(1, len(names) + 1))))
+        body.append('<p><img src="measures.png" alt="the measures of each model"></p>')
+    if report["reward_accuracy"] is not None:
+        body.append(f"<p>Reward model accuracy on held-out pairs: <b>{report['reward_accuracy']:.0%}</b></p>")
+    body.append("<h2>Replies (greedy)</h2>")
+    for index, prompt in enumerate(report["prompts"]):
+        body.append(f"<h3>{esc(prompt)}</h3>")
+        body.append(table(["model", "reply"], [[esc(name), f'<div class="msg">{esc(g["greedy"][index] or "(empty)")}</div>']
+                                               for name, g in report["generations"].items()], columns=["points", ""]))
+    return page("Published models", "".join(body))
+
+
 def write(report: dict, folder: Path) -> list[Path]:
     """report.md, report.html, summary.json and (when there are measures) measures.png in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "summary.json", folder / "report.md", folder / "report.html"]
-    written[0].write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    text = markdown(report)
-    written[1].write_text(text)
-    body = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line and not line.startswith("!["))
-    image = '<img src="measures.png" alt="measures">' if report["measures"] else ""
-    written[2].write_text(f"<!doctype html><meta charset='utf-8'><title>Published models</title>{body}{image}")
+    written[0].write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    written[1].write_text(markdown(report), encoding="utf-8")
+    written[2].write_text(html_page(report), encoding="utf-8")
     if report["measures"]:
         plot(report, folder / "measures.png")
         written.append(folder / "measures.png")

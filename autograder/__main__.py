@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--root", default=os.environ.get("KIT_GRADESCOPE_ROOT", "/autograder"),
                      help="the autograder layout's root (default: $KIT_GRADESCOPE_ROOT or /autograder)")
     verbs.add_parser("reference", help="compute and store the reference outputs for this grader version")
+    report = verbs.add_parser("report", help="the class report: distributions, pass rates, common mistakes, grader "
+                              "faults, time per stage, and similar code")
+    report.add_argument("grades", metavar="GRADES", help="the --out folder of `grade` (one record.json per student)")
+    report.add_argument("--out", default=None, help="folder for class.html, class.md and the CSVs (default: GRADES)")
     hub = verbs.add_parser("check-hub", help="check the models a student published (Hub repo IDs or folders)")
     hub.add_argument("target", metavar="PREFIX_OR_DIR",
                      help="a Hub repo prefix (user/name: name-dpo, name-ppo, name-reward-model) or a folder of saved models")
@@ -158,6 +162,10 @@ def cli(argv: list[str] | None = None) -> int:
         from autograder import gradescope
 
         return gradescope.warm_reference()
+    if args.verb == "report":
+        from autograder import class_report
+
+        return class_report.main(args.grades, args.out)
     if args.verb == "check-hub":
         from autograder import check_hub
 

@@ -1,14 +1,14 @@
 """Per-student feedback: Markdown, HTML, and a plot of each re-run cell's curve against the reference."""
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
-from alignment_kit import items
+from alignment_kit import items, pages
+from alignment_kit.pages import badge, esc
 from alignment_kit.scoring import ScoredLine
 from autograder.results import GradeRecord
 
-MARKS = {"passed": "✅", "failed": "❌", "manual": "📝"}
+MARKS = {"passed": "**passed**", "failed": "**failed**", "manual": "*pending*"}  # words: no emoji font needed
 
 
 def _part_heading(result: GradeRecord, part: items.Part) -> str:
@@ -57,24 +57,27 @@ def markdown(result: GradeRecord) -> str:
     return "\n".join(lines)
 
 
+def _points(test: ScoredLine) -> str:
+    return f"{test.max_score:g} pending" if test.status == "manual" else f"{test.score:g} / {test.max_score:g}"
+
+
 def html_page(result: GradeRecord) -> str:
-    rows = []
+    body = [f"<h1>Feedback for {esc(result.student)}</h1>", f'<p class="summary">{esc(result.summary())}</p>']
+    body += [f'<p class="note">Note: {esc(warning)}</p>' for warning in result.warnings]
     for part in items.PARTS:
         tests = [t for t in result.tests if t.part == part.name]
-        rows.append(f"<h2>{html.escape(_part_heading(result, part))}</h2><table border=1 cellpadding=4>"
-                    "<tr><th></th><th>check</th><th>points</th><th>message</th></tr>")
-        for test in tests:
-            points = f"{test.max_score:g} pending" if test.status == "manual" else f"{test.score:g} / {test.max_score:g}"
-            rows.append(f"<tr><td>{MARKS[test.status]}</td><td>{html.escape(test.name)}</td><td>{points}</td>"
-                        f"<td><pre>{html.escape(test.output)}</pre></td></tr>")
-        rows.append("</table>")
+        body.append(f"<h2>{esc(_part_heading(result, part))}</h2>")
+        rows = "".join(f'<tr class="line" data-item="{esc(t.item)}"><td>{badge(t.status)}</td><td>{esc(t.name)}</td>'
+                       f'<td class="num">{_points(t)}</td><td><div class="msg">{esc(t.output)}</div></td></tr>'
+                       for t in tests)
+        body.append('<table><colgroup><col class="status"><col class="check"><col class="points"><col></colgroup>'
+                    '<thead><tr><th>status</th><th>check</th><th class="num">points</th><th>message</th></tr></thead>'
+                    f"<tbody>{rows}</tbody></table>")
         for test in (t for t in tests if t.status == "manual"):
-            rows += [f'<p><img src="{name}" alt="{html.escape(test.item)} figure" width="640"></p>'
-                     for name in _figure_files(result, test.item)]
+            body += [f'<p><img src="{name}" alt="{esc(test.item)} figure"></p>' for name in _figure_files(result, test.item)]
         for name in _plotted(result, tests):
-            rows.append(f'<p><img src="{_curve_file(name)}" alt="{html.escape(name)} curve" width="480"></p>')
-    return (f"<!doctype html><meta charset='utf-8'><title>Feedback {html.escape(result.student)}</title>"
-            f"<h1>Feedback for {html.escape(result.student)}</h1><p>{html.escape(result.summary())}</p>" + "".join(rows))
+            body.append(f'<p><img src="{_curve_file(name)}" alt="{esc(name)}: your run against the reference"></p>')
+    return pages.page(f"Feedback for {result.student}", "".join(body))
 
 
 def plot_curve(name: str, curves: dict, path: Path) -> None:

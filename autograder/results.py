@@ -76,8 +76,10 @@ class GradeRecord:
     def summary(self) -> str:
         if self.error:
             return f"The notebook could not be graded: {self.error}"
-        pending = f"; hand-graded points pending: {self.pending_points:g}" if self.pending_points else ""
-        return f"Autograded score: {self.score:g} / {self.autograded_points:g}{pending}."
+        bonus = items.bonus_points(autograded_only=True)
+        line = (f"{self.score:g} of {self.autograded_points:g} autograded points"
+                + (f", bonus included (up to {bonus:g})" if bonus else ""))
+        return line + (f"; {self.pending_points:g} graded by hand, pending." if self.pending_points else ".")
 
     def to_gradescope(self) -> dict:
         """Gradescope's results.json: the autograded checks as tests (hand-graded items are listed in

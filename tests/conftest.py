@@ -9,6 +9,26 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
 
+FAST = os.environ.get("KIT_FAST_TESTS") == "1"  # `make test-fast`: no grading worker, no model
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_no_worker_and_load_no_model(monkeypatch):
+    """Under `make test-fast`, a test that starts a grading worker or builds the models fails and says to
+    mark it slow, so the fast set stays fast."""
+    if not FAST:
+        return
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("this test starts a grading worker or loads a model: mark it slow (pytest.mark.slow)")
+
+    from alignment_kit import assets
+    from autograder import worker
+
+    monkeypatch.setattr(worker, "run_job", refuse)
+    monkeypatch.setattr(worker, "zygote", refuse)
+    monkeypatch.setattr(assets, "ensure_assets", refuse)
+
 
 @pytest.fixture(scope="session")
 def kit_assets():
@@ -33,8 +53,8 @@ def graded_examples(tmp_path_factory, kit_assets):
     import shutil
 
     from autograder import paths
-    from autograder.grade import grade_all
     from autograder.config import GradeConfig, Limits
+    from autograder.grade import grade_all
     from submissions.batches import start_and_kill
 
     out = tmp_path_factory.mktemp("grades")

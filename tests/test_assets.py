@@ -9,6 +9,8 @@ import torch
 from alignment_kit import assets, paths
 from alignment_kit.tiny import make_tiny_causal_lm
 
+pytestmark = pytest.mark.slow  # builds model checkpoints
+
 
 def test_embedded_model_is_a_normal_checkpoint(kit_assets):
     from transformers import AutoModelForCausalLM, AutoTokenizer

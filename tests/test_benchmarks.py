@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from autograder import paths
+
+pytestmark = pytest.mark.slow  # runs the benchmark scripts
 
 
 def test_dpo_throughput_prints_one_row_per_method_with_ratios_to_trl(kit_assets):

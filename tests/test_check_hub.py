@@ -16,6 +16,8 @@ from huggingface_hub import ModelCard
 from alignment_kit import assets, helpers
 from alignment_kit.hub_check import SUFFIXES
 
+pytestmark = pytest.mark.slow  # loads the trained models
+
 
 def _check_hub(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autograder", "check-hub", *args], capture_output=True, text=True,

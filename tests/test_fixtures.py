@@ -13,6 +13,8 @@ import pytest
 from alignment_kit.paths import FIXTURES
 from autograder.public_fixtures import disagreements, render, tolerance_of
 
+pytestmark = pytest.mark.slow  # renders the public fixtures in workers
+
 FIX = "run `python -m autograder fixtures` and commit alignment_kit/fixtures/public.json"
 
 

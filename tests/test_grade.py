@@ -15,6 +15,8 @@ from submissions import build
 from submissions import build as notebooks
 from submissions.batches import start_and_kill
 
+pytestmark = pytest.mark.slow  # grades batches in workers
+
 EXAMPLES = paths.EXAMPLE_SUBMISSIONS
 
 

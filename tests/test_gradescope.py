@@ -19,6 +19,8 @@ from autograder import paths
 from autograder.gradescope import MAX_TEST_NAME, VISIBILITIES, GradescopeConfig, build
 from submissions import build as notebooks
 
+pytestmark = pytest.mark.slow  # builds and runs the Gradescope autograder
+
 STATUSES = ("passed", "failed")
 OUTPUT_FORMATS = ("text", "html", "simple_format", "md", "ansi")
 

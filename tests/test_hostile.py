@@ -25,6 +25,8 @@ from autograder.notebook import parse_notebook
 from autograder.worker import sandbox
 from submissions import build
 
+pytestmark = pytest.mark.slow  # grades hostile submissions in workers
+
 ALL_FUNCTIONS = [c.name for c in checks.FUNCTION_CHECKS]
 needs_sandbox = pytest.mark.skipif(not sandbox().namespaces,
                                    reason="needs the Linux sandbox (root and `unshare --net --mount --pid`)")

@@ -24,6 +24,8 @@ from autograder.notebook import parse_notebook
 from autograder.results import GradeRecord
 from submissions import build
 
+pytestmark = pytest.mark.slow  # grades a batch of malformed notebooks
+
 RE_RUN_CELLS = ("dpo_training_loop", "reward_training", "ppo_training")
 ODD_VALUES = (None, 0, -7, 2.5, True, "", "text", [], {}, [1, "a", None, {}], {"a": [1]}, "\ud83d broken",
               ["line\n", 3, None], {"nbgrader": "not a dict"}, 10**30)

@@ -19,6 +19,8 @@ from autograder import checks
 from autograder.notebook import parse_notebook
 from submissions import build
 
+pytestmark = pytest.mark.slow  # grades in workers
+
 ALL_FUNCTIONS = [c.name for c in checks.FUNCTION_CHECKS]
 
 

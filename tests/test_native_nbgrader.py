@@ -16,6 +16,8 @@ from alignment_kit import items
 from alignment_kit import paths as runtime_paths
 from autograder import paths
 
+pytestmark = pytest.mark.slow  # runs nbgrader autograde on the examples
+
 STUDENTS = ("alice", "bob", "carol", "dave")
 
 

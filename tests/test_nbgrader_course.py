@@ -19,6 +19,8 @@ from alignment_kit import paths as runtime_paths
 from autograder import paths
 from submissions import build as notebooks
 
+pytestmark = pytest.mark.slow  # grades an nbgrader course
+
 MANUAL = {"truncation_answer": 0.1, "analysis_plots": 0.4, "analysis_conclusion": 0.5, "model_card_links": 0.25,
           "online_dpo_reading": 0.3}
 

@@ -19,6 +19,8 @@ from autograder.generate import strip_markers
 from autograder.checks.loop_mistakes import MISTAKES, loop_source
 from submissions import build
 
+pytestmark = pytest.mark.slow  # runs the public cell checks with the tiny models
+
 LOOP_MISTAKES = ["prompt_in_mask", "truncates_left", "reference_with_gradients", "no_zero_grad", "no_optimizer_step"]
 
 

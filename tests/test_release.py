@@ -25,6 +25,8 @@ from autograder import boundary, paths
 from autograder.release import ReleaseConfig, build, build_runtime_wheel
 from submissions import build as notebooks
 
+pytestmark = pytest.mark.slow  # builds and installs the release bundle
+
 URL = "https://example.org/course/alignment_kit-0.1.0-py3-none-any.whl"
 
 

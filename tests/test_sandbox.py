@@ -25,6 +25,8 @@ from autograder.grade_notebook import Grader
 from autograder.notebook import parse_notebook
 from submissions import build
 
+pytestmark = pytest.mark.slow  # starts sandboxed workers
+
 ALL_FUNCTIONS = [c.name for c in checks.FUNCTION_CHECKS]
 full_sandbox = pytest.mark.skipif(not worker.sandbox().namespaces, reason="needs root and a working `unshare`")
 

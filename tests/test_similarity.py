@@ -69,9 +69,9 @@ def test_code_everyone_writes_alike_flags_no_one():
     units = {f"s{n}": {"pad": PAD} for n in range(6)}
     units["s6"] = {"pad": DISGUISED}
     units["s7"] = {"pad": DISGUISED}
-    pairs = similarity.pair_scores(similarity.class_fingerprints(units, {}))
-    flagged = {frozenset((p.student_a, p.student_b)) for p in pairs if p.item == similarity.ALL and p.score > 0.5}
-    assert flagged == {frozenset(("s6", "s7"))}, pairs[:5]
+    whole = [p for p in similarity.pair_scores(similarity.class_fingerprints(units, {})) if p.item == similarity.ALL]
+    assert {whole[0].student_a, whole[0].student_b} == {"s6", "s7"} and whole[0].score > 0.4, whole[:3]
+    assert all(p.score < 0.2 for p in whole[1:]), whole[:4]
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@ from huggingface_hub import ModelCard
 from alignment_kit import items
 from alignment_kit.hub_check import SUFFIXES
 
+pytestmark = pytest.mark.slow  # runs the solution notebook
+
 
 @pytest.mark.slow
 def test_solution_runs_in_smoke_mode(solution_run):

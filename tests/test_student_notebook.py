@@ -10,6 +10,8 @@ from nbclient.exceptions import CellExecutionError
 from autograder import paths
 from autograder.generate import generate_into
 
+pytestmark = pytest.mark.slow  # runs nbgrader generate_assignment
+
 
 def _cells(path):
     return [(c["cell_type"], c["source"], c["metadata"].get("nbgrader")) for c in json.loads(path.read_text())["cells"]]

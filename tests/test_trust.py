@@ -24,6 +24,8 @@ from autograder import checks
 from autograder.notebook import parse_notebook
 from submissions import build
 
+pytestmark = pytest.mark.slow  # grades hostile submissions in workers
+
 ALL_FUNCTIONS = [c.name for c in checks.FUNCTION_CHECKS]
 
 
