@@ -1,4 +1,4 @@
-"""What a graded item and a part of the homework are (the types; the items themselves are in `items/`).
+"""What a graded item is (the type; the items themselves are declared in `items/`, one module each).
 
 Kinds:
 * `function`: a function the student writes; graded by calling it on probe inputs.
@@ -11,27 +11,6 @@ from dataclasses import dataclass
 
 FUNCTION, CELL, MANUAL = "function", "cell", "manual"
 KINDS = (FUNCTION, CELL, MANUAL)
-
-
-@dataclass(frozen=True)
-class Part:
-    """A section of the homework; its points are the sum of its items' points."""
-
-    name: str
-    title: str
-    bonus: bool = False  # bonus points come on top of the homework's total
-
-    @property
-    def points(self) -> float:
-        from alignment_kit.items import ITEMS
-
-        return round(sum(i.points for i in ITEMS if i.part == self.name), 4)
-
-    @property
-    def autograded_points(self) -> float:
-        from alignment_kit.items import ITEMS
-
-        return round(sum(i.points for i in ITEMS if i.part == self.name and i.autograded), 4)
 
 
 @dataclass(frozen=True)

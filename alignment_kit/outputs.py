@@ -68,12 +68,9 @@ def _gradient_components(spec: Gradient, observed: Any) -> dict:
     return {gradient_component(name): value for name, value in zip(names, values)}
 
 
-def read(name: str, observation: Any, probe) -> dict:
+def read(name: str, spec: OutputSpec, observation: Any, probe) -> dict:
     """The grader's side: an observation of `name` on `probe` as a run, {"output": encoded components} or
     {"error": text}. For a probe of bad input (`expect_error`), the output says whether a ValueError was raised."""
-    from alignment_kit import items
-
-    spec = items.output(name)
     if not isinstance(observation, dict) or not ({"returned", "raised"} & set(observation)):
         return {"error": "nothing was recorded for this probe"}
     if "raised" in observation:
@@ -97,11 +94,9 @@ def read(name: str, observation: Any, probe) -> dict:
     return {"output": encode(components)}
 
 
-def run(name: str, fn: Callable, probe) -> dict:
+def run(name: str, spec: OutputSpec, fn: Callable, probe) -> dict:
     """Observe `fn` on `probe` and read it, the observation sent through the wire as a worker's is."""
-    from alignment_kit import items
     from alignment_kit.sandbox import wire
 
-    spec = items.output(name)
     observation = observe.call(fn, probe.args, probe.kwargs, spec.observe, spec.gradient)
-    return read(name, wire.load(wire.dump(observation)), probe)
+    return read(name, spec, wire.load(wire.dump(observation)), probe)

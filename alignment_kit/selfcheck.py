@@ -35,7 +35,7 @@ def function_verdicts(name: str, fn) -> list[Verdict]:
         fn = _with_stubs(fn, spec.stubs)
     verdicts = []
     for probe, entry in zip(probes, stored):
-        got = outputs.run(name, fn, probe)
+        got = outputs.run(name, spec, fn, probe)
         mistakes = [(message, run) for message, run in entry["mistakes"]]
         verdicts.append(judge(name, probe.label, got, entry["expected"], mistakes, spec.tolerance, spec.requirements))
     return verdicts

@@ -177,7 +177,7 @@ class Grader:
         observations = outcome.get("observations")
         if not isinstance(observations, list) or len(observations) != len(probes):
             return line(0.0, "the worker sent a malformed result")
-        runs = [outputs.read(check.name, observation, probe) for observation, probe in zip(observations, probes)]
+        runs = [outputs.read(check.name, check.spec, observation, probe) for observation, probe in zip(observations, probes)]
         verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, runs, reference_runs, mistake_runs)]
         failures = [redact(v.message, secret) for v in verdicts if not v.passed]
         return line(check.score(verdicts),

@@ -14,9 +14,28 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from dataclasses import dataclass
 from types import ModuleType
 
-from alignment_kit.declaration import CELL, FUNCTION, KINDS, MANUAL, Item, Part  # noqa: F401 - the types, here too
+from alignment_kit.declaration import CELL, FUNCTION, KINDS, MANUAL, Item  # noqa: F401 - the types, here too
+
+
+@dataclass(frozen=True)
+class Part:
+    """A section of the homework; its points are the sum of its items' points."""
+
+    name: str
+    title: str
+    bonus: bool = False  # bonus points come on top of the homework's total
+
+    @property
+    def points(self) -> float:
+        return round(sum(i.points for i in ITEMS if i.part == self.name), 4)
+
+    @property
+    def autograded_points(self) -> float:
+        return round(sum(i.points for i in ITEMS if i.part == self.name and i.autograded), 4)
+
 
 PARTS = (
     Part("data_prep", "Data preparation"),

@@ -42,7 +42,7 @@ class FunctionCheck:
 
     def run(self, fn: Callable, probe: Probe) -> dict:
         """Call `fn` (stand-in helpers already in place) on a probe: {"output": ...} or {"error": ...}."""
-        return outputs.run(self.name, fn, probe)
+        return outputs.run(self.name, self.spec, fn, probe)
 
     def judge(self, probe: Probe, student: dict, reference: dict, mistake_runs: list[dict]) -> Verdict:
         named = [(m.message, run) for m, run in zip(self.mistakes, mistake_runs)]
