@@ -325,7 +325,7 @@ def prepare_ppo(config: dict, scratch: Path) -> tuple[dict, dict]:
     record_ppo_runs(state, {"checkpoint": checkpoint, "given_reward": weights(reward_model)})
     namespace.update(PPOConfig=PPOConfig, PPOTrainer=PPOTrainer, reward_model=reward_model,
                      ppo_prompts=Dataset.from_list(config["prompts"]))
-    if "replay" in config:  # a grader's replay of a recorded run (see autograder/checks/trl_parts.py)
+    if "replay" in config:  # a grader's replay of a recorded run (see autograder/items/ppo_training.py)
         namespace.update(replay=config["replay"], checkpoint=checkpoint)
     return namespace, state
 

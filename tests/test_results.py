@@ -66,6 +66,19 @@ def test_hand_graded_points_are_pending_never_lost():
     assert row["analysis"] == "", "a part graded only by hand has no autograded score"
 
 
+def test_the_score_line_names_its_parts_everywhere(tmp_path):
+    """The first line says what the score is out of, that the bonus is in it, and what waits for a person."""
+    from autograder import report
+
+    result = _result(error=None)
+    line = (f"0.4 of {items.autograded_points():g} autograded points, bonus included (up to "
+            f"{items.bonus_points(autograded_only=True):g}); 0.1 graded by hand, pending.")
+    assert result.summary() == line
+    assert line in report.markdown(result) and line in report.html_page(result)
+    assert result.to_gradescope()["output"].startswith(line)
+    assert "✅" not in report.html_page(result) and "❌" not in report.markdown(result)
+
+
 # ---------------------------------------------------------------------- the hand grader sees the plots
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 

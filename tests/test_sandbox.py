@@ -162,7 +162,7 @@ def test_reaching_for_the_grader_earns_nothing(mode, tmp_path):
         "pad_collate_fn": f'''
             def pad_collate_fn(batch, pad_token_id):
                 import importlib.util
-                spec = importlib.util.spec_from_file_location("data_checks", {str(paths.REPO_ROOT / "autograder/checks/data.py")!r})
+                spec = importlib.util.spec_from_file_location("data_checks", {str(paths.REPO_ROOT / "autograder/items/pad_collate_fn.py")!r})
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
                 return module._collate_variant("left", "right", "lengths")(batch, pad_token_id)
