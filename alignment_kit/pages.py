@@ -18,7 +18,7 @@ p,li{overflow-wrap:anywhere}
 table{width:100%;border-collapse:collapse;table-layout:fixed;margin:.5em 0 1em}
 th,td{border:1px solid #d8dde6;padding:5px 7px;text-align:left;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
 th{background:#f1f4f8;font-weight:600}
-td.num,th.num{text-align:right;white-space:nowrap}
+td.num,th.num{text-align:right}td.num{white-space:nowrap}
 .msg,pre,code{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:13px}
 .msg,pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:0}
 pre.block{background:#f6f8fa;border:1px solid #d8dde6;padding:8px;border-radius:4px}
