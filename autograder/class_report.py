@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import json
 import statistics
 import sys
@@ -47,16 +48,28 @@ class ClassReport:
     def graded(self) -> list[GradeRecord]:
         return [r for r in self.records if not r.error]
 
+    @property
+    def ungradable(self) -> list[GradeRecord]:
+        """Notebooks that could not be graded because of what they are (not the grader's fault)."""
+        return [r for r in self.records if r.error and not r.grader_fault]
+
+    @property
+    def faults(self) -> list[GradeRecord]:
+        return [r for r in self.records if r.grader_fault]
+
+    # The tables below are computed once: the page, the Markdown and the CSVs all show them.
+    @functools.cached_property
     def item_rows(self) -> list[dict]:
-        rows = []
+        rows, per_record = [], [r.item_scores() for r in self.graded]
         for item in (i for i in items.ITEMS if i.autograded):
-            scores = [r.item_scores().get(item.name, 0.0) for r in self.graded]
+            scores = [scored.get(item.name, 0.0) for scored in per_record]
+            full = sum(s >= item.points - 1e-9 for s in scores)
             rows.append({"item": item.name, "part": item.part, "points": item.points, "students": len(scores),
-                         "full_marks": sum(s >= item.points - 1e-9 for s in scores),
-                         "pass_rate": round(sum(s >= item.points - 1e-9 for s in scores) / len(scores), 4) if scores else None,
+                         "full_marks": full, "pass_rate": round(full / len(scores), 4) if scores else None,
                          "mean": round(statistics.fmean(scores), 4) if scores else None})
         return rows
 
+    @functools.cached_property
     def mistake_rows(self) -> list[dict]:
         """Each item's named mistakes with the students whose feedback names them, most common first."""
         rows = []
@@ -70,6 +83,7 @@ class ClassReport:
             rows += sorted(found, key=lambda row: (-row["count"], row["mistake"]))
         return rows
 
+    @functools.cached_property
     def stage_rows(self) -> list[dict]:
         stages: dict[str, list[float]] = {}
         for record in self.records:
@@ -168,16 +182,15 @@ def html_page(report: ClassReport, out: Path, images: list[str]) -> str:
     graded, link = report.graded, (lambda student: _feedback_link(report, out, student))
     body = ["<h1>The class</h1>",
             f'<p class="summary">{len(report.records)} notebooks: {len(graded)} graded, '
-            f"{sum(1 for r in report.records if r.error and not r.grader_fault)} could not be graded, "
-            f"{sum(1 for r in report.records if r.grader_fault)} grader faults.</p>",
+            f"{len(report.ungradable)} could not be graded, {len(report.faults)} grader faults.</p>",
             "<h2>Distributions</h2>"] + [f'<p><img src="{name}" alt="{name}"></p>' for name in images]
     body.append("<h2>Items</h2>")
     body.append(pages.table(["most students", "item", "part", "points", "full marks", "pass rate", "mean"], [
         [badge("passed" if (r["pass_rate"] or 0) >= 0.5 else "failed"), esc(r["item"]), esc(r["part"]),
          f"{r['points']:g}", f"{r['full_marks']}/{r['students']}",
          "-" if r["pass_rate"] is None else f"{r['pass_rate']:.0%}", "-" if r["mean"] is None else f"{r['mean']:g}"]
-        for r in report.item_rows()], columns=["status", "check", "", "", "", "", ""], numeric={3, 4, 5, 6}, lines=True))
-    mistakes = report.mistake_rows()
+        for r in report.item_rows], columns=["status", "check", "", "", "", "", ""], numeric={3, 4, 5, 6}, lines=True))
+    mistakes = report.mistake_rows
     body.append("<h2>Named mistakes, most common first</h2>")
     body.append(pages.table(["item", "mistake", "students"], [
         [esc(m["item"]), f'<div class="msg">{esc(m["mistake"])}</div>', f'<a href="#mistake-{n}">{m["count"]}</a>']
@@ -186,12 +199,12 @@ def html_page(report: ClassReport, out: Path, images: list[str]) -> str:
     for n, m in enumerate(mistakes):
         body.append(f'<p id="mistake-{n}"><b>{esc(m["item"])}</b>, {esc(m["mistake"][:90])}: '
                     + ", ".join(link(s) for s in m["students"]) + "</p>")
-    problems = [r for r in report.records if r.error and not r.grader_fault]
+    problems = report.ungradable
     body.append("<h2>Notebooks that could not be graded</h2>")
     body.append(pages.table(["student", "reason"], [[link(r.student), f'<div class="msg">{esc(r.error)}</div>']
                                                     for r in problems], columns=["check", ""]) if problems
                 else "<p>None.</p>")
-    faults = [r for r in report.records if r.grader_fault]
+    faults = report.faults
     body.append("<h2>Grader faults</h2>")
     body.append(pages.table(["student", "", "reason"], [[link(r.student), badge("fault"),
                                                          f'<div class="msg">{esc(r.error)}</div>'] for r in faults],
@@ -199,7 +212,7 @@ def html_page(report: ClassReport, out: Path, images: list[str]) -> str:
     body.append("<h2>Seconds per stage</h2>")
     body.append(pages.table(["stage", "notebooks", "mean", "median", "max", "total"], [
         [esc(s["stage"]), str(s["notebooks"]), f"{s['mean_s']:.2f}", f"{s['median_s']:.2f}", f"{s['max_s']:.2f}",
-         f"{s['total_s']:.1f}"] for s in report.stage_rows()], numeric={1, 2, 3, 4, 5}))
+         f"{s['total_s']:.1f}"] for s in report.stage_rows], numeric={1, 2, 3, 4, 5}))
     body += ["<h2>Similar code</h2>", f'<p class="note">{esc(FLAG_NOTE)}</p>']
     if report.unread:
         body.append(f"<p>Not compared (the notebook named in the record could not be read): "
@@ -226,16 +239,16 @@ def markdown(report: ClassReport, images: list[str]) -> str:
     lines += [f"![{name}]({name})" for name in images] + ["", "## Items", "", "| item | part | points | full marks | pass rate |",
                                                            "|---|---|---|---|---|"]
     lines += [f"| {r['item']} | {r['part']} | {r['points']:g} | {r['full_marks']}/{r['students']} | "
-              f"{'-' if r['pass_rate'] is None else format(r['pass_rate'], '.0%')} |" for r in report.item_rows()]
+              f"{'-' if r['pass_rate'] is None else format(r['pass_rate'], '.0%')} |" for r in report.item_rows]
     lines += ["", "## Named mistakes, most common first", "", "| item | mistake | students |", "|---|---|---|"]
     lines += [f"| {m['item']} | {m['mistake'].replace('|', '/')} | {m['count']}: {', '.join(m['students'])} |"
-              for m in report.mistake_rows()]
+              for m in report.mistake_rows]
     lines += ["", "## Notebooks that could not be graded", ""]
-    lines += [f"- {r.student}: {r.error}" for r in report.records if r.error and not r.grader_fault] or ["None."]
+    lines += [f"- {r.student}: {r.error}" for r in report.ungradable] or ["None."]
     lines += ["", "## Grader faults", ""]
-    lines += [f"- {r.student}: {r.error}" for r in report.records if r.grader_fault] or ["None."]
+    lines += [f"- {r.student}: {r.error}" for r in report.faults] or ["None."]
     lines += ["", "## Seconds per stage", "", "| stage | mean | median | max |", "|---|---|---|---|"]
-    lines += [f"| {s['stage']} | {s['mean_s']:.2f} | {s['median_s']:.2f} | {s['max_s']:.2f} |" for s in report.stage_rows()]
+    lines += [f"| {s['stage']} | {s['mean_s']:.2f} | {s['median_s']:.2f} | {s['max_s']:.2f} |" for s in report.stage_rows]
     lines += ["", "## Similar code", "", FLAG_NOTE, "", "| students | whole notebook |", "|---|---|"]
     lines += [f"| {p.student_a} and {p.student_b} | {p.score:.2f} |" for p in _top_pairs(report)]
     return "\n".join(lines) + "\n"
@@ -254,9 +267,9 @@ def write(report: ClassReport, out: Path) -> list[Path]:
     (out / "class.html").write_text(html_page(report, out, images), encoding="utf-8")
     (out / "class.md").write_text(markdown(report, images), encoding="utf-8")
     _write_csv(out / "items.csv", ["item", "part", "points", "students", "full_marks", "pass_rate", "mean"],
-               report.item_rows())
+               report.item_rows)
     _write_csv(out / "mistakes.csv", ["item", "mistake", "count", "students"],
-               [dict(m, students=" ".join(m["students"])) for m in report.mistake_rows()])
+               [dict(m, students=" ".join(m["students"])) for m in report.mistake_rows])
     _write_csv(out / "similarity.csv", ["student_a", "student_b", "item", "score"],
                [vars(p) for p in report.pairs])
     return [out / name for name in ("class.html", "class.md", "items.csv", "mistakes.csv", "similarity.csv", *images)]

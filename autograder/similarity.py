@@ -82,14 +82,24 @@ def _reads_writes(statement: ast.stmt) -> tuple[set[str], set[str], bool]:
     return reads, writes, barrier
 
 
+def _independent(first: tuple, second: tuple) -> bool:
+    """Whether two statements, given as their `_reads_writes`, may swap places."""
+    (reads_a, writes_a, barrier_a), (reads_b, writes_b, barrier_b) = first, second
+    return not (barrier_a or barrier_b or writes_a & (reads_b | writes_b) or writes_b & reads_a)
+
+
+def independent(a: ast.stmt, b: ast.stmt) -> bool:
+    """Whether neither statement writes what the other reads or writes (nor ends the block's flow)."""
+    return _independent(_reads_writes(a), _reads_writes(b))
+
+
 def _canonical_order(body: list[ast.stmt]) -> list[ast.stmt]:
     """The statements in one canonical order that keeps every dependency between them."""
     facts = [_reads_writes(s) for s in body]
     keys = [_NAMES.sub("_", ast.dump(s)) for s in body]  # the statement's shape, whatever its names
     before: dict[int, set[int]] = {j: set() for j in range(len(body))}
     for i, j in itertools.combinations(range(len(body)), 2):
-        (ri, wi, bi), (rj, wj, bj) = facts[i], facts[j]
-        if bi or bj or wi & (rj | wj) or wj & ri:
+        if not _independent(facts[i], facts[j]):
             before[j].add(i)
     placed: list[int] = []
     while len(placed) < len(body):
@@ -168,7 +178,11 @@ def windows(tokens: list[str]) -> set[str]:
 
 def fingerprint(source: str, given: str = "") -> set[str]:
     """The windows of `source` that the given code (`given`: the stub or the given cell) does not hold."""
-    return windows(normalise(source)) - windows(normalise(given)) if source else set()
+    return _without(source, windows(normalise(given)))
+
+
+def _without(source: str, given: set[str]) -> set[str]:
+    return windows(normalise(source)) - given if source else set()
 
 
 # ---------------------------------------------------------------- the graded code of a notebook
@@ -216,7 +230,8 @@ class PairScore:
 def class_fingerprints(units: dict[str, dict[str, str]], given: dict[str, str]) -> dict[str, dict[str, set[str]]]:
     """item -> student -> windows, from student -> item -> code and the code every student received."""
     items_ = sorted({item for by_item in units.values() for item in by_item})
-    return {item: {student: fingerprint(by_item.get(item, ""), given.get(item, "")) for student, by_item in units.items()}
+    received = {item: windows(normalise(given.get(item, ""))) for item in items_}  # once per item, not per student
+    return {item: {student: _without(by_item.get(item, ""), received[item]) for student, by_item in units.items()}
             for item in items_}
 
 

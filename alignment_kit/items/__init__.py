@@ -73,21 +73,25 @@ MODULES = _discover()
 ITEMS: tuple[Item, ...] = tuple(module.ITEM for module in MODULES.values())
 
 
-def item(name: str) -> Item:
-    """The item called `name`; the error lists the known names."""
+def _module(name: str) -> ModuleType:
     if name not in MODULES:
         raise KeyError(f"no graded item {name!r}; known items: {list(MODULES)}")
-    return MODULES[name].ITEM
+    return MODULES[name]
+
+
+def item(name: str) -> Item:
+    """The item called `name`; the error lists the known names."""
+    return _module(name).ITEM
 
 
 def output(name: str):
     """How the output of the graded function `name` is read (its module's `OUTPUT`)."""
-    return MODULES[item(name).name].OUTPUT
+    return _module(name).OUTPUT
 
 
 def public_probes(name: str) -> list:
     """The public probes of the graded function `name`, in a fixed order."""
-    return MODULES[item(name).name].public_probes()
+    return _module(name).public_probes()
 
 
 def part(name: str) -> Part:

@@ -53,15 +53,10 @@ class _Renamer(ast.NodeTransformer):
         return node
 
 
-def _independent(a: ast.stmt, b: ast.stmt) -> bool:
-    from autograder.similarity import _reads_writes
-
-    (ra, wa, ba), (rb, wb, bb) = _reads_writes(a), _reads_writes(b)
-    return not (ba or bb or wa & (rb | wb) or wb & ra)
-
-
 def _swap_independent(body: list[ast.stmt], rng: random.Random) -> None:
-    pairs = [i for i in range(len(body) - 1) if _independent(body[i], body[i + 1])]
+    from autograder.similarity import independent
+
+    pairs = [i for i in range(len(body) - 1) if independent(body[i], body[i + 1])]
     if pairs:
         i = rng.choice(pairs)
         body[i], body[i + 1] = body[i + 1], body[i]
