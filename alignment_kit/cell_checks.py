@@ -16,8 +16,9 @@ import tempfile
 from pathlib import Path
 
 from alignment_kit import cell_judges, cell_outcomes, items, recorders
-from alignment_kit.compare import SelfCheckFailed
+from alignment_kit.compare import SelfCheckFailed, checks_failed
 from alignment_kit.expectations import expected_public
+from alignment_kit.i18n import say
 from alignment_kit.notebook_code import strip_magics
 from alignment_kit.scoring import ScoredLine, line
 
@@ -27,11 +28,11 @@ def report(name: str, results: list[ScoredLine], notes: list[str] = ()) -> None:
     for result in results:
         print(f"{'✓' if result.passed else '✗'} {name}: {result.name}" + ("" if result.passed else f": {result.output}"))
     for note in notes:
-        print(f"note: {note}")
+        print(say("cell_checks.note", "note: {note}", note=note))
     failed = [r for r in results if not r.passed]
     if failed:
-        raise SelfCheckFailed(f"{name}: {len(failed)} of {len(results)} failed:\n- "
-                              + "\n- ".join(f"{r.name}: {r.output}" for r in failed))
+        raise SelfCheckFailed(checks_failed(name, len(failed), len(results))
+                              + "\n- " + "\n- ".join(f"{r.name}: {r.output}" for r in failed))
 
 
 def _kernel():
@@ -41,7 +42,7 @@ def _kernel():
         get_ipython = None
     shell = get_ipython() if get_ipython else None
     if shell is None:
-        raise RuntimeError("this check re-runs a notebook cell: run it inside the notebook")
+        raise RuntimeError(say("cell_checks.no_kernel", "this check re-runs a notebook cell: run it inside the notebook"))
     return shell
 
 
@@ -51,7 +52,8 @@ def last_cell_with(marker: str, shell=None) -> str:
     for source in reversed(shell.history_manager.input_hist_raw):
         if marker in source and "selfcheck." not in source:
             return strip_magics(source)
-    raise SelfCheckFailed(f"run the cell that contains `{marker}` first: this check re-runs it")
+    raise SelfCheckFailed(say("cell_checks.run_first", "run the cell that contains `{marker}` first: this check re-runs "
+                              "it", marker=marker))
 
 
 def check_dpo_training_loop() -> None:
@@ -75,8 +77,9 @@ def check_dpo_training_loop() -> None:
     device = config.get("device", "cpu")
     results, _ = cell_judges.judge_loop([cell_judges.Configuration("", run, stored["runs"], stored["messages"], device)])
     if error:
-        results.insert(0, line("cell ran to the end", 0.0, False, f"the loop raised {error}"))
-    report("DPO training loop", results, cell_judges.loop_notes(run))
+        results.insert(0, line(cell_judges.ran_to_the_end(), 0.0, False,
+                               say("cell_checks.loop_raised", "the loop raised {error}", error=error)))
+    report(say("cell_checks.loop", "DPO training loop"), results, cell_judges.loop_notes(run))
 
 
 def _settings(settings) -> dict:
@@ -95,9 +98,10 @@ def check_reward_training(reward_trainer, reward_model, tokenizer, settings, row
     if not problems:
         scores = reward_scores(reward_model, tokenizer, [rows[0]["chosen"], rows[0]["rejected"]])
         if not all(math.isfinite(float(s)) for s in scores):
-            problems.append(f"the reward model gives scores that are not finite: {scores.tolist()}")
-    report("reward model", [line("reward_model trained with RewardTrainer", 0.2, not problems,
-                                             "ok" if not problems else "; ".join(problems))])
+            problems.append(say("cell_checks.not_finite", "the reward model gives scores that are not finite: {scores}",
+                                scores=scores.tolist()))
+    report(say("cell_checks.reward", "reward model"), [line(cell_judges.REWARD_SETUP(), 0.2, not problems,
+                                                           cell_judges.ok() if not problems else "; ".join(problems))])
 
 
 def check_ppo_training(ppo_trainer, reward_trainer, settings, ppo_prompts) -> None:
@@ -105,4 +109,4 @@ def check_ppo_training(ppo_trainer, reward_trainer, settings, ppo_prompts) -> No
     trained = getattr(getattr(reward_trainer, "state", None), "global_step", 0) >= 1
     facts = recorders.ppo_facts(ppo_trainer, getattr(reward_trainer, "model", None) if trained else object())
     results = cell_judges.judge_ppo([cell_judges.PpoRun("", facts, {"prompt_rows": len(ppo_prompts)}, _settings(settings))])
-    report("PPO trainer", results)
+    report(say("cell_checks.ppo", "PPO trainer"), results)

@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from alignment_kit.i18n import say
+
 # A policy's log-ratios or log-probs agree when within this (fp32 on one CPU, any valid way of writing
 # the cell: one concatenated forward pass moved them by 3e-5; known mistakes move them by 0.02 to 5).
 POLICY_ATOL, POLICY_RTOL = 1e-3, 1e-3
@@ -58,23 +60,23 @@ def close(got: list[float] | None, expected: list[float] | None, atol: float = P
 
 def largest_gap(got: list[float] | None, expected: list[float] | None) -> str:
     if not isinstance(got, list) or not isinstance(expected, list) or len(got) != len(expected) or not got:
-        return "they cannot be compared"
-    return f"the largest difference is {max(abs(a - b) for a, b in zip(got, expected)):.4g}"
+        return say("outcome.incomparable", "they cannot be compared")
+    return say("outcome.gap", "the largest difference is {gap:.4g}", gap=max(abs(a - b) for a, b in zip(got, expected)))
 
 
 def _load(model, tensors) -> None:
     """Put handed-over weights into one of our own models; every parameter must be there, with its shape."""
     if not isinstance(tensors, dict) or not all(isinstance(t, torch.Tensor) for t in tensors.values()):
-        raise OutcomeError("the model's weights were not handed over")
+        raise OutcomeError(say("outcome.no_weights", "the model's weights were not handed over"))
     own = dict(model.named_parameters())
     missing = sorted(set(own) - set(tensors))
     if missing or set(tensors) - set(own):
-        raise OutcomeError(f"the weights do not fit the kit's tiny model (missing {missing[:3]}, "
-                           f"unexpected {sorted(set(tensors) - set(own))[:3]})")
+        raise OutcomeError(say("outcome.misfit", "the weights do not fit the kit's tiny model (missing {missing}, "
+                               "unexpected {unexpected})", missing=missing[:3], unexpected=sorted(set(tensors) - set(own))[:3]))
     for name, parameter in own.items():
         if tensors[name].shape != parameter.shape:
-            raise OutcomeError(f"`{name}` has shape {tuple(tensors[name].shape)}, the kit's model "
-                               f"{tuple(parameter.shape)}")
+            raise OutcomeError(say("outcome.shape", "`{name}` has shape {got}, the kit's model {want}", name=name,
+                                   got=tuple(tensors[name].shape), want=tuple(parameter.shape)))
         parameter.detach().copy_(tensors[name].to(parameter.dtype))
 
 
@@ -191,15 +193,15 @@ def evaluate_ppo(config: dict, outcome: Any) -> dict:
     outcome = outcome if isinstance(outcome, dict) else {}
     call = outcome.get("train_call")
     if not isinstance(call, dict):
-        return {"policy_logps": None, "moved": False, "problem": "ppo_trainer.train() never ran, so nothing was trained"}
+        return {"policy_logps": None, "moved": False, "problem": say("outcome.never_ran", "ppo_trainer.train() never ran, so nothing was trained")}
     if "unrecordable" in call:
-        return {"policy_logps": None, "moved": False, "problem": f"the PPO run could not be recorded: {call['unrecordable']}"}
+        return {"policy_logps": None, "moved": False, "problem": say("outcome.unrecordable", "the PPO run could not be recorded: {why}", why=call["unrecordable"])}
     sequences = ppo_sequences(config)
     trained = _tiny_policy()
     try:
         _load(trained, call.get("policy_after"))
     except OutcomeError as problem:
-        return {"policy_logps": None, "moved": False, "problem": f"the trained policy cannot be read: {problem}"}
+        return {"policy_logps": None, "moved": False, "problem": say("outcome.policy_unreadable", "the trained policy cannot be read: {problem}", problem=problem)}
     after = sequence_logps(trained, sequences)
     before = untrained_logps(sequences)
     return {"policy_logps": after, "moved": any(abs(a - b) > 0 for a, b in zip(after, before)), "problem": ""}

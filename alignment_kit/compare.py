@@ -13,6 +13,9 @@ from typing import Any
 
 import torch
 
+from alignment_kit import i18n
+from alignment_kit.i18n import pick, say
+
 # Captured at import, before any student code runs, so patching torch.Tensor cannot change them.
 _DETACH, _TO, _RESHAPE, _TOLIST = torch.Tensor.detach, torch.Tensor.to, torch.Tensor.reshape, torch.Tensor.tolist
 _SHAPE = torch.Tensor.shape.__get__
@@ -111,21 +114,24 @@ def judge(name: str, label: str, student: dict, expected: dict, mistakes: list[t
     message with its run on the same probe. `requirements` maps a component to the requirement it
     stands for (such as "keep the input's dtype"); a wrong component with a requirement names it.
     """
+    shown = i18n.label(label)  # in messages; the verdict keeps the label itself
     if "error" in expected:
         raise RuntimeError(f"the expected output of {name} on {label} is an error: {expected['error']}")
     if "error" in student:
-        return Verdict(label, False, f"{name} raised on {label}: {student['error']}")
+        return Verdict(label, False, say("compare.raised", "{name} raised on {label}: {error}", name=name, label=shown,
+                                         error=student["error"]))
     got, want = student.get("output"), expected["output"]
     if not isinstance(got, dict):
-        return Verdict(label, False, f"{label}: the output could not be read")
+        return Verdict(label, False, say("compare.unreadable", "{label}: the output could not be read", label=shown))
+    mistakes = [(pick(message), run) for message, run in mistakes]
     whole = [message for message, run in mistakes
              if "output" in run and _same(got, run["output"], tolerance) and not _same(run["output"], want, tolerance)]
     if whole:  # one known mistake explains the whole output
-        return Verdict(label, False, f"{label}: {whole[0]}")
+        return Verdict(label, False, f"{shown}: {whole[0]}")
     problems = []
     for component, value in want.items():
         if component not in got:
-            problems.append(f"`{component}` is missing from the output")
+            problems.append(say("compare.missing", "`{component}` is missing from the output", component=component))
             continue
         if close(got[component], value, tolerance.atol, tolerance.rtol):
             continue
@@ -136,12 +142,20 @@ def judge(name: str, label: str, student: dict, expected: dict, mistakes: list[t
         if named:
             problems.append(f"`{component}`: {named[0]}")
         elif requirements and component in requirements:
-            problems.append(f"{requirements[component]}: expected {describe(value)}, got {describe(got[component])}")
+            problems.append(say("compare.requirement", "{requirement}: expected {expected}, got {got}",
+                                requirement=requirement(requirements[component]), expected=describe(value),
+                                got=describe(got[component])))
         else:
-            problems.append(f"`{component}` is wrong: expected {describe(value)}, got {describe(got[component])}")
+            problems.append(say("compare.wrong", "`{component}` is wrong: expected {expected}, got {got}",
+                                component=component, expected=describe(value), got=describe(got[component])))
     if not problems:
-        return Verdict(label, True, "ok")
-    return Verdict(label, False, f"{label}: " + "; ".join(problems))
+        return Verdict(label, True, say("compare.ok", "ok"))
+    return Verdict(label, False, f"{shown}: " + "; ".join(problems))
+
+
+def requirement(english: str) -> str:
+    """A requirement of an output (declared in English beside the item) in the current language."""
+    return i18n.text(f"requirement.{i18n.slug(english)}", english)
 
 
 def fraction_passed(points: float, verdicts: list[Verdict]) -> float:
@@ -151,6 +165,15 @@ def fraction_passed(points: float, verdicts: list[Verdict]) -> float:
     return round(points * sum(v.passed for v in verdicts) / len(verdicts), 4)
 
 
-def plural(count: int, noun: str) -> str:
-    """'1 check', '2 checks'."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def checks_failed(name: str, failed: int, total: int) -> str:
+    """The first line of a failed self-check."""
+    if total == 1:
+        return say("selfcheck.failed_one", "{name}: {failed} of 1 check failed:", name=name, failed=failed)
+    return say("selfcheck.failed", "{name}: {failed} of {total} checks failed:", name=name, failed=failed, total=total)
+
+
+def checks_passed(count: int) -> str:
+    """The line of a function whose every probe passed."""
+    if count == 1:
+        return say("compare.passed_one", "the check passed")
+    return say("compare.passed_all", "all {count} checks passed", count=count)

@@ -39,6 +39,13 @@ class Item:
         return self.name if self.kind == MANUAL else f"test_{self.name}"
 
     @property
+    def shown_title(self) -> str:
+        """The title in the current language (catalog key "item.<name>")."""
+        from alignment_kit import i18n
+
+        return i18n.text(f"item.{self.name}", self.title)
+
+    @property
     def autograded(self) -> bool:
         return self.kind != MANUAL
 

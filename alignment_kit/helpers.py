@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from alignment_kit.i18n import say
+
 # Warnings a student cannot act on: they come from inside the libraries, or from running on a CPU.
 # Only these are silenced; every other warning still shows.
 UNACTIONABLE_WARNINGS = (
@@ -44,10 +46,10 @@ def quiet_known_warnings() -> None:
 
 def show_reply(label: str, reply: str, settings) -> None:
     """Print a generated reply; in the smoke profile, say why it is noise (or empty)."""
-    print(f"{label}: {reply}" if reply else f"{label}: (an empty reply)")
+    print(f"{label}: {reply}" if reply else f"{label}: " + say("helpers.empty_reply", "(an empty reply)"))
     if settings.profile == "smoke":
-        print("   (smoke profile: the tiny model is random, so its replies are noise or empty; "
-              "run the full profile for real replies)")
+        print("   " + say("helpers.smoke_reply", "(smoke profile: the tiny model is random, so its replies are noise or "
+                          "empty; run the full profile for real replies)"))
 
 
 def user_turn(prompt: str) -> list[dict]:
@@ -137,8 +139,9 @@ def save_or_push(model, tokenizer, repo_id: str, output_dir: str, model_card=Non
         api = HfApi(token=token)
         api.create_repo(repo_id, private=True, exist_ok=True)
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="Upload from the alignment homework")
-        print(f"pushed {repo_id} (private); a copy stays in {folder}")
+        print(say("helpers.pushed", "pushed {repo} (private); a copy stays in {folder}", repo=repo_id, folder=folder))
         return repo_id
-    reason = "no HF_TOKEN" if online else "no Hub access"
-    print(f"{reason}: saved {repo_id} to {folder} instead of pushing")
+    reason = say("helpers.no_token", "no HF_TOKEN") if online else say("helpers.offline", "no Hub access")
+    print(say("helpers.saved", "{reason}: saved {repo} to {folder} instead of pushing", reason=reason, repo=repo_id,
+              folder=folder))
     return str(folder)

@@ -39,10 +39,10 @@ table.diff .diff_add{background:#dff3e3}table.diff .diff_chg{background:#fff2c2}
 WORDS = {"passed": "passed", "failed": "failed", "manual": "pending", "fault": "fault", "none": "none"}
 
 
-def badge(status: str) -> str:
-    """A status as a coloured word (no emoji font needed)."""
+def badge(status: str, word: str | None = None) -> str:
+    """A status as a coloured word (no emoji font needed); `word` is the word in the page's language."""
     kind = status if status in WORDS else "none"
-    return f'<span class="badge {kind}">{WORDS[kind]}</span>'
+    return f'<span class="badge {kind}">{esc(word or WORDS[kind])}</span>'
 
 
 def esc(text) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alignment_kit import paths
+from alignment_kit.i18n import say
 
 HUB_MODEL_ID = "HuggingFaceTB/SmolLM-135M-Instruct"
 HUB_DATASET_ID = "HumanLLMs/Human-Like-DPO-Dataset"
@@ -44,22 +45,24 @@ def resolve_model(profile: str, online: bool) -> Resolved:
 
     requested = os.environ.get("MODEL_ID", HUB_MODEL_ID)
     if Path(requested).expanduser().exists():
-        return Resolved(str(Path(requested).expanduser().resolve()), "local path from MODEL_ID")
+        return Resolved(str(Path(requested).expanduser().resolve()), say("resolve.model_path", "local path from MODEL_ID"))
     if check_profile(profile) == "smoke":
-        return Resolved(str(assets.ensure_tiny_model(verbose=False)), "tiny random Llama, SmolLM2 tokenizer")
+        return Resolved(str(assets.ensure_tiny_model(verbose=False)), say("resolve.tiny", "tiny random Llama, SmolLM2 "
+                                                                          "tokenizer"))
     if online:
         return Resolved(requested, "Hugging Face Hub")
-    return Resolved(str(assets.ensure_embedded_model(verbose=False)), "embedded SmolLM2-135M-Instruct, offline")
+    return Resolved(str(assets.ensure_embedded_model(verbose=False)), say("resolve.embedded", "embedded "
+                                                                            "SmolLM2-135M-Instruct, offline"))
 
 
 def resolve_dataset(profile: str, online: bool) -> Resolved:
     """An explicit local DATASET_ID wins; smoke and offline runs use data/preferences."""
     requested = os.environ.get("DATASET_ID", HUB_DATASET_ID)
     if Path(requested).expanduser().exists():
-        return Resolved(str(Path(requested).expanduser().resolve()), "local path from DATASET_ID")
+        return Resolved(str(Path(requested).expanduser().resolve()), say("resolve.data_path", "local path from DATASET_ID"))
     if check_profile(profile) == "full" and online:
         return Resolved(requested, "Hugging Face Hub")
-    return Resolved(str(paths.DATA_DIR), "embedded kit data")
+    return Resolved(str(paths.DATA_DIR), say("resolve.embedded_data", "embedded kit data"))
 
 
 def load_preferences(location: str, seed: int = 0, test_size: int = 240):

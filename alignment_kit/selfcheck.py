@@ -13,8 +13,9 @@ import types
 
 from alignment_kit import items, outputs
 from alignment_kit.cell_checks import check_dpo_training_loop, check_ppo_training, check_reward_training  # noqa: F401
-from alignment_kit.compare import SelfCheckFailed, Verdict, judge, plural
+from alignment_kit.compare import SelfCheckFailed, Verdict, checks_failed, checks_passed, judge
 from alignment_kit.expectations import expected_public
+from alignment_kit.i18n import say
 
 
 def _with_stubs(fn, stubs: str):
@@ -29,8 +30,8 @@ def function_verdicts(name: str, fn) -> list[Verdict]:
     spec = items.output(name)
     probes, stored = items.public_probes(name), expected_public(name)
     if [p.label for p in probes] != [s["label"] for s in stored]:
-        raise RuntimeError(f"the stored expectations for {name} do not match its probes; "
-                           "reinstall the course runtime (`python -m autograder fixtures` rewrites them)")
+        raise RuntimeError(say("selfcheck.stale_fixtures", "the stored expectations for {name} do not match its probes; "
+                               "reinstall the course runtime (`python -m autograder fixtures` rewrites them)", name=name))
     if spec.stubs:
         fn = _with_stubs(fn, spec.stubs)
     verdicts = []
@@ -45,9 +46,8 @@ def report(name: str, verdicts: list[Verdict]) -> None:
     """Print a green line when every check passed; otherwise raise with one line per failure."""
     failures = [v.message for v in verdicts if not v.passed]
     if failures:
-        raise SelfCheckFailed(f"{name}: {len(failures)} of {plural(len(verdicts), 'check')} failed:\n- "
-                              + "\n- ".join(failures))
-    print(f"✓ {name}: {'the check' if len(verdicts) == 1 else f'all {len(verdicts)} checks'} passed")
+        raise SelfCheckFailed(checks_failed(name, len(failures), len(verdicts)) + "\n- " + "\n- ".join(failures))
+    print(f"✓ {name}: {checks_passed(len(verdicts))}")
 
 
 def _function_checker(name: str):

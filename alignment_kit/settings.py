@@ -9,7 +9,8 @@ import os
 from dataclasses import dataclass, field
 
 from alignment_kit import device as device_lib
-from alignment_kit import resolve, stack
+from alignment_kit import i18n, resolve, stack
+from alignment_kit.i18n import say
 
 EPOCH = -1  # a stage length meaning "one epoch over the train split" (resolved by fit_to_data)
 
@@ -44,11 +45,13 @@ def choose_sizes(profile: str, device: str) -> tuple[dict, str]:
         sizes, memory = dict(COURSE_SIZES), device_lib.gpu_memory_gib()
         if memory < LARGE_GPU_GIB:
             sizes["micro_batch_size"] = SMALL_GPU_MICRO_BATCH
-            return sizes, f"course sizes, with gradient accumulation for a {memory:.0f} GiB GPU"
-        return sizes, f"course sizes ({memory:.0f} GiB GPU)"
+            return sizes, say("settings.small_gpu", "course sizes, with gradient accumulation for a {memory:.0f} GiB GPU",
+                              memory=memory)
+        return sizes, say("settings.gpu", "course sizes ({memory:.0f} GiB GPU)", memory=memory)
     if profile == "full":
-        return dict(PROFILE_SIZES[profile]), f"short sizes ({device}): the course's epoch at length 1024 needs a CUDA GPU"
-    return dict(PROFILE_SIZES[profile]), "smoke sizes: tiny model"
+        return dict(PROFILE_SIZES[profile]), say("settings.short", "short sizes ({device}): the course's epoch at length "
+                                                 "1024 needs a CUDA GPU", device=device)
+    return dict(PROFILE_SIZES[profile]), say("settings.smoke", "smoke sizes: tiny model")
 
 
 @dataclass
@@ -105,10 +108,12 @@ class HomeworkSettings:
         return self.dpo_steps * self.grad_accumulation
 
     def describe_sizes(self) -> str:
-        steps = "one epoch" if self.dpo_steps == EPOCH else f"{self.dpo_steps} steps"
-        split = f" as {self.grad_accumulation} x {self.micro_batch_size}" if self.grad_accumulation > 1 else ""
-        return (f"DPO {steps} of {self.batch_size} pairs{split} at length {self.max_seq_len} "
-                f"(prompt {self.max_prompt_length})")
+        steps = (say("settings.epoch", "one epoch") if self.dpo_steps == EPOCH
+                 else i18n.counted(self.dpo_steps, say("noun.step", "step|steps")))
+        split = say("settings.split", " as {accumulation} x {micro}", accumulation=self.grad_accumulation,
+                    micro=self.micro_batch_size) if self.grad_accumulation > 1 else ""
+        return say("settings.sizes", "DPO {steps} of {pairs} pairs{split} at length {length} (prompt {prompt})", steps=steps,
+                   pairs=self.batch_size, split=split, length=self.max_seq_len, prompt=self.max_prompt_length)
 
     def fit_to_data(self, train_rows: int) -> None:
         """Turn the stage lengths that mean "one epoch" into step counts for a train split of `train_rows`."""
@@ -134,8 +139,9 @@ class HomeworkSettings:
                        output_dir=os.environ.get("KIT_OUTPUT_DIR", "outputs"), **sizes)
         settings.sizing = f"{why}: {settings.describe_sizes()}"
         settings.origin = (f"[kit] profile={profile} device={device}/{settings.precision} | {settings.sizing} | "
-                           f"model: {model.location} ({model.origin}) | "
-                           f"data: {dataset.location} ({dataset.origin})")
+                           + say("settings.sources", "model: {model} ({model_origin}) | data: {data} ({data_origin})",
+                                 model=model.location, model_origin=model.origin, data=dataset.location,
+                                 data_origin=dataset.origin))
         if verbose:
             print("\n".join([settings.origin, *stack.notes()]), flush=True)
         return settings

@@ -15,6 +15,9 @@ import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+from alignment_kit.i18n import say
 
 DISTRIBUTION = "alignment-kit"
 # Lowest and highest versions the platform runs passed with (`make platforms`: Python 3.13 with Colab's
@@ -25,7 +28,6 @@ PROVEN = {
     "datasets": ("5.2.0", "5.2.0"),
     "trl": ("1.12.0", "1.12.0"),
 }
-RESTART = "then restart the kernel (on Colab: Runtime > Restart session) and run the notebook from the top"
 
 
 class StackError(ImportError):
@@ -37,12 +39,14 @@ class Problem:
     """One finding about the installed stack: what is wrong and the command that fixes it."""
 
     package: str
-    message: str
+    message: str | Callable[[], str]  # a callable gives it in the language spoken when it is shown
     command: str
     blocking: bool  # True: a part of the homework cannot run (PPO without trl.experimental.ppo)
 
     def line(self) -> str:
-        return f"{self.message}. Fix: run `{self.command}`, {RESTART}."
+        message = self.message() if callable(self.message) else self.message
+        return say("stack.fix", "{problem}. Fix: run `{command}`, then restart the kernel (on Colab: Runtime > Restart "
+                   "session) and run the notebook from the top.", problem=message, command=self.command)
 
 
 def installed(package: str) -> str | None:
@@ -86,10 +90,15 @@ def _outside(package: str, version: str) -> Problem | None:
     release = Version(current.base_version)  # 2.11.0+cu128 counts as 2.11.0
     if Version(low) <= release <= Version(high):
         return None
-    side = "older" if release < Version(low) else "newer"
-    span = low if low == high else f"{low} to {high}"
-    return Problem(package, f"{package} {version} is {side} than the versions this homework was tested with ({span}); "
-                            "if a cell fails", f'%pip install "{package}>={low},<={high}"', blocking=False)
+    span = low if low == high else f"{low} - {high}"
+
+    def message() -> str:
+        if release < Version(low):
+            return say("stack.older", "{package} {version} is older than the versions this homework was tested with "
+                       "({span}); if a cell fails", package=package, version=version, span=span)
+        return say("stack.newer", "{package} {version} is newer than the versions this homework was tested with "
+                   "({span}); if a cell fails", package=package, version=version, span=span)
+    return Problem(package, message, f'%pip install "{package}>={low},<={high}"', blocking=False)
 
 
 def check() -> list[Problem]:
@@ -97,9 +106,12 @@ def check() -> list[Problem]:
     problems = []
     trl = installed("trl")
     if trl is None or not has_ppo():
-        found = "TRL is not installed" if trl is None else f"trl {trl} has no trl.experimental.ppo (TRL removed PPO after 1.12)"
-        problems.append(Problem("trl", f"{found}, so the PPO section cannot run", f'%pip install "{requirement("trl")}"',
-                                blocking=True))
+        def message(trl=trl) -> str:
+            if trl is None:
+                return say("stack.no_trl", "TRL is not installed, so the PPO section cannot run")
+            return say("stack.no_ppo", "trl {version} has no trl.experimental.ppo (TRL removed PPO after 1.12), so the "
+                       "PPO section cannot run", version=trl)
+        problems.append(Problem("trl", message, f'%pip install "{requirement("trl")}"', blocking=True))
     for package in PROVEN:
         version = installed(package)
         if version is not None and (package != "trl" or not problems):
@@ -114,7 +126,8 @@ PROBLEMS: list[Problem] = []  # filled when the package is imported
 
 def notes() -> list[str]:
     """The problems as lines for the settings line."""
-    return [f"[kit] {'error' if p.blocking else 'warning'}: {p.line()}" for p in PROBLEMS]
+    return [f"[kit] {say('stack.error', 'error') if p.blocking else say('stack.warning', 'warning')}: {p.line()}"
+            for p in PROBLEMS]
 
 
 def ppo_classes():

@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     from autograder.config import GradeConfig, Limits
     from autograder.gradescope import VISIBILITIES, GradescopeConfig
     from autograder.platforms import PlatformsConfig
+    from alignment_kit import i18n
     from autograder.release import ReleaseConfig  # the configs' modules import nothing heavy at module level
 
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
@@ -47,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     _option(release, "--install-from", ReleaseConfig, "install_from")
     _option(release, "--nbgrader-course", ReleaseConfig, "nbgrader_course")
     _option(release, "--model-wheel", ReleaseConfig, "model_wheel")
+    _option(release, "--lang", ReleaseConfig, "language", choices=i18n.LANGUAGES)
+    translations = verbs.add_parser("translations", help="report missing, stale or mismatched translations (exit 1 "
+                                    "if any)")
+    translations.add_argument("--lang", default="", choices=[lang for lang in i18n.LANGUAGES if lang != i18n.SOURCE],
+                              help="one language (default: every language but English)")
+    translations.add_argument("--stamp", nargs="+", default=[], metavar="KEY",
+                              help="record that the translations of these keys match the current English")
 
     platforms = verbs.add_parser("platforms", help="run the student bundle on Python 3.13 as on Colab, and with "
                                  "the newest releases the runtime admits (needs PyPI)")
@@ -63,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _option(grade, "--gradebook", GradeConfig, "gradebook_db", type=str)
     grade.add_argument("--no-gradebook", dest="gradebook", action="store_false", help="skip nbgrader's gradebook database")
     _option(grade, "--scratch-mb", Limits, "scratch_mb")
+    _option(grade, "--lang", GradeConfig, "language", choices=i18n.LANGUAGES)
     gradescope = verbs.add_parser("gradescope", help="write the Gradescope autograder zip")
     _option(gradescope, "--out", GradescopeConfig, "out")
     _option(gradescope, "--visibility", GradescopeConfig, "visibility", choices=VISIBILITIES)
@@ -71,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     _option(gradescope, "--deadline", GradescopeConfig, "deadline_s")
     _option(gradescope, "--memory-mb", GradescopeConfig, "memory_mb")
     _option(gradescope, "--model-wheel", GradescopeConfig, "model_wheel")
+    _option(gradescope, "--lang", GradescopeConfig, "language", choices=i18n.LANGUAGES)
     run = verbs.add_parser("gradescope-run", help="(inside Gradescope) grade /autograder/submission")
     run.add_argument("--root", default=os.environ.get("KIT_GRADESCOPE_ROOT", "/autograder"),
                      help="the autograder layout's root (default: $KIT_GRADESCOPE_ROOT or /autograder)")
@@ -127,7 +137,12 @@ def cli(argv: list[str] | None = None) -> int:
         from autograder import release
 
         return release.main(release.ReleaseConfig(out_dir=args.out_dir, install_from=args.install_from,
-                                                  nbgrader_course=args.nbgrader_course, model_wheel=args.model_wheel))
+                                                  nbgrader_course=args.nbgrader_course, model_wheel=args.model_wheel,
+                                                  language=args.language))
+    if args.verb == "translations":
+        from autograder import translations
+
+        return translations.main(args.lang, args.stamp)
     if args.verb == "platforms":
         from autograder import platforms
 
@@ -138,7 +153,7 @@ def cli(argv: list[str] | None = None) -> int:
 
         limits = Limits(timeout_s=args.timeout_s, memory_mb=args.memory_mb, scratch_mb=args.scratch_mb)
         return grade.main(GradeConfig(paths=args.paths, out_dir=args.out_dir, jobs=args.jobs, limits=limits,
-                                      gradebook_db=args.gradebook_db, gradebook=args.gradebook))
+                                      gradebook_db=args.gradebook_db, gradebook=args.gradebook, language=args.language))
     if args.verb == "gradescope":
         from autograder import gradescope
 
@@ -149,7 +164,7 @@ def cli(argv: list[str] | None = None) -> int:
         try:
             config = gradescope.GradescopeConfig(out=args.out, visibility=args.visibility, part_visibility=dict(pairs),
                                                  deadline_s=args.deadline_s, memory_mb=args.memory_mb,
-                                                 model_wheel=args.model_wheel)
+                                                 model_wheel=args.model_wheel, language=args.language)
         except (ValueError, KeyError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment_kit import items, pages
+from alignment_kit import i18n, items, pages
 from alignment_kit.pages import badge, esc
 from autograder import checks, paths, similarity
 from autograder.results import GradeRecord
@@ -75,11 +75,13 @@ class ClassReport:
         rows = []
         for item, known in known_mistakes().items():
             found = []
-            for message in known:
+            for message in known:  # found in the feedback's language, shown in English
                 students = sorted(r.student for r in self.graded if any(
-                    t.item == item and t.status == "failed" and message in t.output for t in r.tests))
+                    t.item == item and t.status == "failed" and message.get(r.language, message[i18n.SOURCE]) in t.output
+                    for t in r.tests))
                 if students:
-                    found.append({"item": item, "mistake": message, "count": len(students), "students": students})
+                    found.append({"item": item, "mistake": message[i18n.SOURCE], "count": len(students),
+                                  "students": students})
             rows += sorted(found, key=lambda row: (-row["count"], row["mistake"]))
         return rows
 
@@ -94,11 +96,12 @@ class ClassReport:
                  "total_s": round(sum(values), 1)} for stage, values in stages.items()]
 
 
-def known_mistakes() -> dict[str, list[str]]:
-    """Item -> the messages of the mistakes its check can name."""
-    named = {check.name: [m.message for m in check.mistakes] for check in checks.FUNCTION_CHECKS}
-    named.update({check.grade_id: list(dict.fromkeys(check.messages.values())) for check in checks.CELL_CHECKS})
-    return {item: messages for item, messages in named.items() if messages}
+def known_mistakes() -> dict[str, list[dict[str, str]]]:
+    """Item -> the messages of the mistakes its check can name, each in every language."""
+    named = {check.name: [i18n.in_every_language(m.text) for m in check.mistakes] for check in checks.FUNCTION_CHECKS}
+    named.update({check.grade_id: list(check.localized_messages().values()) for check in checks.CELL_CHECKS})
+    unique = {item: list({m[i18n.SOURCE]: m for m in messages}.values()) for item, messages in named.items()}
+    return {item: messages for item, messages in unique.items() if messages}
 
 
 def read_records(folder: Path) -> list[GradeRecord]:

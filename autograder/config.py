@@ -33,3 +33,6 @@ class GradeConfig:
         "help": "nbgrader gradebook URL (default: the course's gradebook.db, else OUT/gradebook.db)"})
     gradebook: bool = field(default=True, metadata={"help": "record the scores in nbgrader's gradebook"})
     assignment: str = field(default="dpo_homework", metadata={"help": "nbgrader assignment name"})
+    language: str = field(default="", metadata={
+        "help": "the language of the feedback, en or ru (default: the language each notebook's metadata records, "
+                "else en)"})

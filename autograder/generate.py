@@ -1,21 +1,23 @@
-"""`python -m autograder generate`: build the student notebook from the source with real nbgrader.
+"""`python -m autograder generate`: build the student notebooks from the source with real nbgrader.
 
 nbgrader's generate_assignment replaces each solution region with the code stub `todo()`
-(see nbgrader_config.py), removes hidden tests and clears outputs. The result is copied to
-notebooks/<assignment>/; tests/test_student_notebook.py fails when the committed copy differs. The
-README's points table and totals are rewritten from the item declarations (`readme_points`).
+(see nbgrader_config.py), removes hidden tests and clears outputs. The result, in each language
+(`editions.py`), is written to notebooks/<assignment>/ (English) and notebooks/<assignment>/<language>/;
+tests/test_student_notebook.py fails when a committed copy differs. The README's points table and
+totals are rewritten from the item declarations (`readme_points`).
 """
 from __future__ import annotations
 
 import copy
+import json
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from autograder import paths, readme_points
+from alignment_kit import i18n
+from autograder import editions, paths, readme_points
 
 ASSIGNMENT = paths.ASSIGNMENT
 
@@ -58,12 +60,25 @@ def answered(student, solution, keep: set[str] | None = None):
     return with_sources(student, {gid: solved[gid] for gid in (solved if keep is None else keep)})
 
 
+def editions_of(generated: Path) -> dict[str, dict]:
+    """Every edition of the generated notebook: language -> notebook (its language in the metadata). A cell
+    without a current translation stays in English there (`release --lang` refuses such an edition)."""
+    notebook = json.loads(generated.read_text(encoding="utf-8"))
+    return {language: editions.edition(notebook, language, strict=False) for language in i18n.LANGUAGES}
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as release:
-        generated = generate_into(Path(release))
-        paths.STUDENT_NOTEBOOK.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(generated, paths.STUDENT_NOTEBOOK)
-    print(f"wrote {paths.STUDENT_NOTEBOOK.relative_to(paths.REPO_ROOT)}")
+        written = editions_of(generate_into(Path(release)))
+    for language, notebook in written.items():
+        stale = editions.stale_cells(language) if language != i18n.SOURCE else {}
+        if stale:
+            print(f"warning: {len(stale)} cell(s) of the {language} edition stay in English until translated "
+                  f"({', '.join(stale)}); `python -m autograder translations` lists them")
+        target = paths.student_notebook(language)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {target.relative_to(paths.REPO_ROOT)} ({language})")
     readme = paths.REPO_ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
     if readme_points.render(text) != text:

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from alignment_kit import i18n
 from autograder import gradebook, nbgrader_course, report
 from autograder.config import GradeConfig
 from autograder.grade_notebook import Grader, content_hash, grader_fault, zero_everything
@@ -93,16 +94,17 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[GradeRecord]:
     def fault(student: str, notebook: Path, error: Exception) -> GradeRecord:
         reason = grader_fault(student, error)  # retried on the next run
         return GradeRecord(student, str(notebook), content_hash(notebook), zero_everything(reason),
-                                error=reason, grader_fault=True, grader_version=version)
+                           error=reason, grader_fault=True, grader_version=version)
 
     def work(student: str, notebook: Path) -> GradeRecord:
         """Grade and store one notebook; whatever goes wrong, it leaves a record and the batch goes on."""
         try:
-            result = grader.grade(notebook, student)
+            result = grader.grade(notebook, student, config.language or None)
         except Exception as error:  # noqa: BLE001 - a grader fault on one notebook must not stop the batch
             result = fault(student, notebook, error)
         try:
-            save(result, out / student)
+            with i18n.speaking(result.language):
+                save(result, out / student)
         except Exception as error:  # noqa: BLE001 - writing its feedback failed: a fault of the grader, stored
             result = fault(student, notebook, error)
             save(result, out / student)

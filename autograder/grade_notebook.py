@@ -8,6 +8,7 @@ notebook's code was being defined).
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import sys
 import threading
@@ -18,8 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from alignment_kit import items, outputs, scoring
-from alignment_kit.compare import plural
+from alignment_kit import cell_judges, i18n, items, outputs, scoring
+from alignment_kit.i18n import say
+from alignment_kit.compare import checks_passed
 from alignment_kit.scoring import ScoredLine
 from autograder import checks, paths
 from autograder.checks.cell_check import CellCheck
@@ -31,7 +33,19 @@ from autograder.reference_cache import ReferenceCache, cell_job
 from autograder.results import GradeRecord
 from autograder.worker import run_job
 
-GRADER_IMPORT = "tried to import the grader ({module}); student code gets no points for an item where it does"
+
+
+def grader_import(module: str) -> str:
+    return say("grade.grader_import", "tried to import the grader ({module}); student code gets no points for an item "
+               "where it does", module=module)
+
+
+def malformed() -> str:
+    return say("grade.malformed", "the worker sent a malformed result")
+
+
+def hand_graded(name: str) -> str:
+    return say("grade.hand_graded", "{item} (hand-graded)", item=name)
 
 
 def content_hash(path: Path) -> str:
@@ -57,7 +71,7 @@ def redact(message: str, secret: str) -> str:
     """Hide a message that quotes reference code (a student's error could try to print it)."""
     quoted = [line.strip() for line in secret.splitlines() if len(line.strip()) >= 16]
     if any(line in message for line in quoted):
-        return "(message withheld: it quoted the grader's reference code)"
+        return say("grade.withheld", "(message withheld: it quoted the grader's reference code)")
     return message
 
 
@@ -170,24 +184,25 @@ class Grader:
                               "passed" if points == item.points else "failed")
 
         if outcome.get("grader_import"):
-            return line(0.0, GRADER_IMPORT.format(module=outcome["grader_import"]))
+            return line(0.0, grader_import(outcome["grader_import"]))
         if "observations" not in outcome:
-            return line(0.0, redact(str(outcome.get("missing", "not graded")), secret))
+            return line(0.0, redact(str(outcome.get("missing", say("grade.not_graded", "not graded"))), secret))
         probes, reference_runs, mistake_runs = self.reference.function(check)
         observations = outcome.get("observations")
         if not isinstance(observations, list) or len(observations) != len(probes):
-            return line(0.0, "the worker sent a malformed result")
+            return line(0.0, malformed())
         runs = [outputs.read(check.name, check.spec, observation, probe) for observation, probe in zip(observations, probes)]
         verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, runs, reference_runs, mistake_runs)]
         failures = [redact(v.message, secret) for v in verdicts if not v.passed]
         return line(check.score(verdicts),
-                    "\n".join(failures) if failures else f"all {plural(len(verdicts), 'check')} passed")
+                    "\n".join(failures) if failures else checks_passed(len(verdicts)))
 
     # ------------------------------------------------------------------ cells
     def grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[ScoredLine], dict]:
         """Scored items for one re-run cell, plus its curve against the reference's (if it has one)."""
         source = parsed.cell(check.grade_id)
-        key = _key("cell", check.grade_id, parsed.definitions(), source if source is not None else "\0none")
+        key = _key("cell", i18n.current(), check.grade_id, parsed.definitions(),  # lines are written in a language
+                   source if source is not None else "\0none")
         return self.memo.get(key, lambda: self._grade_cell(parsed, check))
 
     def _grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[ScoredLine], dict]:
@@ -196,22 +211,22 @@ class Grader:
 
         source = parsed.cell(check.grade_id)
         if source is None:
-            return zero(f"the `{check.grade_id}` cell was not found")
+            return zero(say("grade.cell_missing", "the `{cell}` cell was not found", cell=check.grade_id))
         setups, expected = self.reference.cell(check)
         result = run_job(cell_job(check, parsed.definitions(), [(source, config) for _, config in setups]), self.limits)
         if result.payload is None:
-            return zero(f"the cell could not be graded: {result.error}")
+            return zero(say("grade.cell_ungradable", "the cell could not be graded: {error}", error=result.error))
         blame = _grader_import_blame(result.payload)
         if blame:
-            return zero(GRADER_IMPORT.format(module=next(iter(blame.values()))))
+            return zero(grader_import(next(iter(blame.values()))))
         runs = result.payload.get("runs")
         if not isinstance(runs, list) or len(runs) != len(setups) or not all(isinstance(r, dict) for r in runs):
-            return zero("the worker sent a malformed result")
+            return zero(malformed())
         secret = reference_source(check.helpers) if check.helpers else ""
         if not all(isinstance(r.get("facts"), dict) for r in runs):
             failed = next(r for r in runs if not isinstance(r.get("facts"), dict))
-            reason = failed.get("cell_error") or failed.get("collect_error") or "nothing to grade"
-            return zero(f"the cell failed: {redact(str(reason)[:400], secret)}")
+            reason = failed.get("cell_error") or failed.get("collect_error") or say("grade.nothing", "nothing to grade")
+            return zero(say("grade.cell_failed", "the cell failed: {reason}", reason=redact(str(reason)[:400], secret)))
         try:
             student = self._evaluated_runs(check, setups, expected, runs)
             scored, named = check.judge(student, expected, setups)
@@ -219,10 +234,11 @@ class Grader:
                 self.reference.combined(check, named)
                 scored, named = check.judge(student, expected, setups)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):  # the data comes from the student's process
-            return zero("the cell left results the grader cannot read")
+            return zero(say("grade.unreadable", "the cell left results the grader cannot read"))
         errors = [r.get("cell_error") for r in runs if r.get("cell_error")]
         if errors:
-            scored.insert(0, scoring.line("cell ran to the end", 0.0, False, f"the cell raised: {redact(str(errors[0])[:400], secret)}"))
+            scored.insert(0, scoring.line(cell_judges.ran_to_the_end(), 0.0, False, say(
+                "grade.cell_raised", "the cell raised: {error}", error=redact(str(errors[0])[:400], secret))))
         if not check.curve:
             return scored, {}
         return scored, {"label": check.curve, "student": student[0].get(check.curve),
@@ -257,16 +273,25 @@ class Grader:
 
         if self.parallel == 1:
             return [(name, timed(work)) for name, work in stages]
-        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
-            futures = [(name, pool.submit(timed, work)) for name, work in stages]
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:  # each stage speaks this thread's language
+            futures = [(name, pool.submit(contextvars.copy_context().run, timed, work)) for name, work in stages]
             return [(name, future.result()) for name, future in futures]
 
     # ------------------------------------------------------------------ submission
-    def grade(self, path: Path, student: str) -> GradeRecord:
+    def grade(self, path: Path, student: str, language: str | None = None) -> GradeRecord:
+        """Grade one notebook, writing its lines in `language` (default: the language its metadata records,
+        else English)."""
         started = time.time()
-        result = GradeRecord(student=student, notebook=str(path), content_hash=content_hash(path),
-                                  grader_version=self.version)
         parsed = parse_notebook(path)
+        language = language or parsed.language or i18n.SOURCE
+        with i18n.speaking(language):
+            if language != i18n.SOURCE and (parsed.warnings or parsed.error):
+                parsed = parse_notebook(path)  # its warnings and reasons, in the notebook's language
+            return self._grade(path, student, parsed, language, started)
+
+    def _grade(self, path: Path, student: str, parsed: ParsedNotebook, language: str, started: float) -> GradeRecord:
+        result = GradeRecord(student=student, notebook=str(path), content_hash=content_hash(path),
+                             grader_version=self.version, language=language)
         result.warnings = list(parsed.warnings)
         clock = started
 
@@ -315,20 +340,21 @@ def manual_lines(parsed: ParsedNotebook) -> list[ScoredLine]:
     lines = []
     for item in items.items_of(items.MANUAL):
         answer = parsed.answer(item.name)
-        text = (answer or "(no answer found)").strip()[:4000]
+        text = (answer or say("grade.no_answer", "(no answer found)")).strip()[:4000]
         note = ""
         if item.figures and not parsed.figures(item.figures):
-            note = (" The notebook was submitted without outputs, so there are no figures to show: ask for the "
-                    "notebook saved after running it." if not parsed.saved_with_outputs()
-                    else f" The saved outputs of the `{item.figures}` cell hold no figure.")
-        lines.append(ScoredLine(f"{item.name} (hand-graded)", item.name, item.part, 0.0, item.points,
-                                f"Graded by hand: {item.title}.{note}\n\n{text}", "manual"))
+            note = (say("grade.no_outputs", " The notebook was submitted without outputs, so there are no figures to "
+                        "show: ask for the notebook saved after running it.") if not parsed.saved_with_outputs()
+                    else say("grade.no_figure", " The saved outputs of the `{cell}` cell hold no figure.", cell=item.figures))
+        lines.append(ScoredLine(hand_graded(item.name), item.name, item.part, 0.0, item.points,
+                                say("grade.by_hand", "Graded by hand: {title}.", title=item.shown_title) + f"{note}\n\n{text}",
+                                "manual"))
     return lines
 
 
 def zero_everything(reason: str) -> list[ScoredLine]:
     """Every item at zero with the same reason, for a notebook that cannot be read at all."""
-    return [ScoredLine(item.name if item.autograded else f"{item.name} (hand-graded)", item.name, item.part, 0.0,
+    return [ScoredLine(item.name if item.autograded else hand_graded(item.name), item.name, item.part, 0.0,
                        item.points, reason, "failed" if item.autograded else "manual") for item in items.ITEMS]
 
 

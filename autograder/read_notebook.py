@@ -14,11 +14,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from alignment_kit.i18n import counted, say
 from alignment_kit.sandbox.wire import clean_text
 
 MAX_BYTES = 50_000_000
 MAX_FIGURES, MAX_FIGURE_CHARS = 6, 3_000_000
-RESAVE = "re-save it from Jupyter (File > Save Notebook) and submit it again"
+
+
+def resave() -> str:
+    return say("read.resave", "re-save it from Jupyter (File > Save Notebook) and submit it again")
 KINDS = {"code": "code", "markdown": "markdown", "raw": "raw", "heading": "markdown", "text": "markdown"}
 SOURCE_FIELDS = ("source", "input", "code", "text")  # v4, v2-v3 code cells, v1 code cells, v1 text cells
 BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
@@ -55,13 +59,15 @@ def decode(raw: bytes) -> tuple[str, list[str]]:
             except UnicodeDecodeError:
                 continue
             if text.lstrip().startswith(("{", "[")):
-                return text, [f"the file is {encoding.upper()}, not UTF-8: read as such"]
+                return text, [say("read.encoding", "the file is {encoding}, not UTF-8: read as such",
+                                  encoding=encoding.upper())]
     try:
         return raw.decode("utf-8"), []
     except UnicodeDecodeError:
         pass
     text = raw.decode("utf-8", errors="replace")
-    return text, [f"the file is not valid UTF-8: {text.count(chr(0xFFFD))} unreadable character(s) were replaced"]
+    replaced = counted(text.count(chr(0xFFFD)), say("noun.unreadable_character", "unreadable character|unreadable characters"))
+    return text, [say("read.not_utf8", "the file is not valid UTF-8: {replaced} replaced", replaced=replaced)]
 
 
 def cleaned(value: Any, changed: list[bool]) -> Any:
@@ -84,10 +90,12 @@ def _text(value, where: str, warnings: list[str]) -> str:
         return value
     if isinstance(value, list):
         if not all(isinstance(part, str) for part in value):
-            warnings.append(f"{where} holds entries that are not text: they were left out")
+            warnings.append(say("read.not_text_entries", "{where} holds entries that are not text: they were left out",
+                                where=where))
         return "".join(part for part in value if isinstance(part, str))
     if value is not None:
-        warnings.append(f"{where} is not text ({type(value).__name__}): read as empty")
+        warnings.append(say("read.not_text", "{where} is not text ({kind}): read as empty", where=where,
+                            kind=type(value).__name__))
     return ""
 
 
@@ -107,7 +115,8 @@ def _cell(raw: dict, number: int, warnings: list[str]) -> RawCell:
     kind = raw.get("cell_type")
     kind = KINDS.get(kind, "raw") if isinstance(kind, str) else "raw"
     key = next((name for name in SOURCE_FIELDS if name in raw), None)
-    source = _text(raw.get(key), f"cell {number}'s {key or 'source'}", warnings) if key else ""
+    where = say("read.cell_field", "cell {number}'s {field}", number=number, field=key)
+    source = _text(raw.get(key), where, warnings) if key else ""
     metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
     nbgrader = metadata.get("nbgrader") if isinstance(metadata.get("nbgrader"), dict) else {}
     grade_id = nbgrader.get("grade_id") if isinstance(nbgrader.get("grade_id"), str) else None
@@ -119,42 +128,50 @@ def _cell_list(data: dict, warnings: list[str]) -> list:
     """The raw cells of a notebook of format 1 to 4."""
     if "cells" in data:
         if not isinstance(data["cells"], list):
-            raise NotebookProblem(f"the notebook's cells are not a list ({type(data['cells']).__name__}): {RESAVE}")
+            raise NotebookProblem(say("read.cells_not_list", "the notebook's cells are not a list ({kind}): {fix}",
+                                      kind=type(data["cells"]).__name__, fix=resave()))
         return data["cells"]
     worksheets = data.get("worksheets")
     if worksheets is None:
-        raise NotebookProblem(f"the file is JSON but not a notebook: it has no cells: {RESAVE}")
+        raise NotebookProblem(say("read.no_cells", "the file is JSON but not a notebook: it has no cells: {fix}", fix=resave()))
     if not isinstance(worksheets, list) or not all(isinstance(w, dict) for w in worksheets):
-        raise NotebookProblem(f"the notebook's worksheets are not a list of worksheets: {RESAVE}")
-    warnings.append(f"old notebook format v{data.get('nbformat')}: read as best we can")
+        raise NotebookProblem(say("read.worksheets", "the notebook's worksheets are not a list of worksheets: {fix}",
+                                  fix=resave()))
+    warnings.append(say("read.old_format", "old notebook format v{version}: read as best we can",
+                        version=data.get("nbformat")))
     cells = []
     for number, worksheet in enumerate(worksheets, 1):
         found = worksheet.get("cells", [])
         if not isinstance(found, list):
-            raise NotebookProblem(f"the notebook's cells are not a list (worksheet {number} holds a "
-                                  f"{type(found).__name__}): {RESAVE}")
+            raise NotebookProblem(say("read.worksheet_cells", "the notebook's cells are not a list (worksheet {number} "
+                                      "holds a {kind}): {fix}", number=number, kind=type(found).__name__, fix=resave()))
         cells += found
     return cells
 
 
-def read(raw: bytes) -> tuple[list[RawCell], list[str]]:
-    """The cells of a submitted file and warnings about it; raises NotebookProblem when there are none to read."""
+def read(raw: bytes) -> tuple[list[RawCell], list[str], dict]:
+    """The cells of a submitted file, warnings about it and its metadata (a dict, maybe empty); raises
+    NotebookProblem when there are no cells to read."""
     if len(raw) > MAX_BYTES:
-        raise NotebookProblem(f"the notebook is larger than {MAX_BYTES // 1_000_000} MB: clear the largest outputs "
-                              "(or save fewer figures) and submit it again")
+        raise NotebookProblem(say("read.too_large", "the notebook is larger than {megabytes} MB: clear the largest "
+                                  "outputs (or save fewer figures) and submit it again", megabytes=MAX_BYTES // 1_000_000))
     text, warnings = decode(raw)
     try:
         data = json.loads(text)
     except RecursionError:
-        raise NotebookProblem(f"the notebook is not valid JSON (it is nested too deeply); {RESAVE}") from None
+        raise NotebookProblem(say("read.too_deep", "the notebook is not valid JSON (it is nested too deeply); {fix}",
+                                  fix=resave())) from None
     except ValueError as error:
-        raise NotebookProblem(f"the notebook is not valid JSON ({str(error)[:160]}); {RESAVE}") from None
+        raise NotebookProblem(say("read.not_json", "the notebook is not valid JSON ({error}); {fix}", error=str(error)[:160],
+                                  fix=resave())) from None
     if not isinstance(data, dict):
-        raise NotebookProblem(f"the notebook is not a JSON object (it is a {type(data).__name__}): {RESAVE}")
+        raise NotebookProblem(say("read.not_object", "the notebook is not a JSON object (it is a {kind}): {fix}",
+                                  kind=type(data).__name__, fix=resave()))
     changed = [False]
     data = cleaned(data, changed)
     if changed[0]:
-        warnings.append("the notebook holds text that is not valid Unicode (lone surrogates): it was replaced by �")
+        warnings.append(say("read.surrogates", "the notebook holds text that is not valid Unicode (lone surrogates): it "
+                            "was replaced by �"))
     cells, skipped = [], 0
     for number, raw_cell in enumerate(_cell_list(data, warnings), 1):
         if isinstance(raw_cell, dict):
@@ -162,5 +179,7 @@ def read(raw: bytes) -> tuple[list[RawCell], list[str]]:
         else:
             skipped += 1
     if skipped:
-        warnings.append(f"{skipped} entr{'y' if skipped == 1 else 'ies'} of the cell list are not cells and were skipped")
-    return cells, warnings[:20]
+        warnings.append(say("read.not_cells", "skipped {entries} of the cell list that are not cells",
+                            entries=counted(skipped, say("noun.entry", "entry|entries"))))
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    return cells, warnings[:20], metadata

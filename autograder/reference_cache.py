@@ -16,6 +16,7 @@ import json
 import threading
 from pathlib import Path
 
+from alignment_kit import i18n
 from autograder import paths
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.function_check import FunctionCheck
@@ -157,13 +158,14 @@ class ReferenceCache:
         plan += [(index, f"ignores:{name}") for index in range(1, len(setups)) for name in check.inputs]
         runs = trusted_cell_runs(check, [self._variant(check, [key] if key else [], index, setups)
                                          for index, key in plan], self.limits, [setups[index][1] for index, _ in plan])
-        expected = [{"runs": {}, "messages": dict(check.messages)} for _ in setups]
+        expected = [{"runs": {}, "messages": check.localized_messages()} for _ in setups]
         for (index, key), run in zip(plan, runs):
             expected[index]["runs"][key] = run
             if key.startswith("ignores:"):
                 name = key.split(":", 1)[1]
                 value, default = setups[index][1][check.inputs[name]], setups[0][1][check.inputs[name]]
-                expected[index]["messages"][key] = check.ignores_message(name, value, default)
+                expected[index]["messages"][key] = i18n.in_every_language(
+                    lambda name=name, value=value, default=default: check.ignores_message(name, value, default))
         return {"setups": [list(setup) for setup in setups], "expected": expected}
 
     def combined(self, check: CellCheck, mistake_ids: list[str]) -> None:

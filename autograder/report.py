@@ -4,20 +4,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from alignment_kit import items, pages
+from alignment_kit.i18n import say
 from alignment_kit.pages import badge, esc
 from alignment_kit.scoring import ScoredLine
 from autograder.results import GradeRecord
 
-MARKS = {"passed": "**passed**", "failed": "**failed**", "manual": "*pending*"}  # words: no emoji font needed
+MARK_STYLE = {"passed": "**{}**", "failed": "**{}**", "manual": "*{}*"}  # words: no emoji font needed
+
+
+def status_word(status: str) -> str:
+    """A line's status in words, in the current language."""
+    return {"passed": say("feedback.passed", "passed"), "failed": say("feedback.failed", "failed"),
+            "manual": say("feedback.pending", "pending")}[status]
 
 
 def _part_heading(result: GradeRecord, part: items.Part) -> str:
     score = result.part_scores()[part.name]
     manual = round(part.points - part.autograded_points, 4)
-    pieces = [] if score is None else [f"{score:g} / {part.autograded_points:g} autograded"]
+    pieces = [] if score is None else [say("feedback.part_autograded", "{score:g} / {points:g} autograded",
+                                           score=score, points=part.autograded_points)]
     if manual:
-        pieces.append(f"{manual:g} hand-graded, pending")
-    return f"{part.title}: " + ", ".join(pieces)
+        pieces.append(say("feedback.part_manual", "{points:g} hand-graded, pending", points=manual))
+    return f"{part.shown_title}: " + ", ".join(pieces)
 
 
 def _curve_file(item_name: str) -> str:
@@ -38,46 +46,68 @@ def _answer(test: ScoredLine) -> str:
 
 
 def markdown(result: GradeRecord) -> str:
-    lines = [f"# Feedback for {result.student}", "", result.summary(), ""]
+    lines = [f"# {_title(result)}", "", result.summary(), ""]
     for warning in result.warnings:
-        lines += [f"> Note: {warning}", ""]
+        lines += [f"> {_note(warning)}", ""]
     for part in items.PARTS:
         tests = [t for t in result.tests if t.part == part.name]
-        lines += [f"## {_part_heading(result, part)}", "", "| | check | points | message |", "|---|---|---|---|"]
+        lines += [f"## {_part_heading(result, part)}", "", "| | " + " | ".join(_columns()[1:]) + " |", "|---|---|---|---|"]
         for test in tests:
             message = test.output.split("\n\n")[0].replace("\n", "<br>").replace("|", "\\|")
-            points = f"{test.max_score:g} pending" if test.status == "manual" else f"{test.score:g} / {test.max_score:g}"
-            lines.append(f"| {MARKS[test.status]} | {test.name} | {points} | {message} |")
+            lines.append(f"| {MARK_STYLE[test.status].format(status_word(test.status))} | {test.name} | {_points(test)} | {message} |")
         for test in (t for t in tests if t.status == "manual"):
-            lines += ["", f"**Your answer ({test.item}):**", "", "```", _answer(test).strip(), "```"]
-            lines += [f"![{test.item}, figure {n}]({name})" for n, name in enumerate(_figure_files(result, test.item), 1)]
+            lines += ["", "**" + say("feedback.your_answer", "Your answer ({item}):", item=test.item) + "**", "", "```",
+                      _answer(test).strip(), "```"]
+            lines += [f"![{say('feedback.figure', '{item}, figure {number}', item=test.item, number=n)}]({name})"
+                      for n, name in enumerate(_figure_files(result, test.item), 1)]
         for name in _plotted(result, tests):
-            lines += ["", f"![{name}: your run against the reference]({_curve_file(name)})"]
+            lines += ["", f"![{_curve_caption(name)}]({_curve_file(name)})"]
         lines.append("")
     return "\n".join(lines)
 
 
 def _points(test: ScoredLine) -> str:
-    return f"{test.max_score:g} pending" if test.status == "manual" else f"{test.score:g} / {test.max_score:g}"
+    if test.status == "manual":
+        return say("feedback.points_pending", "{points:g} pending", points=test.max_score)
+    return f"{test.score:g} / {test.max_score:g}"
+
+
+def _title(result: GradeRecord) -> str:
+    return say("feedback.title", "Feedback for {student}", student=result.student)
+
+
+def _note(warning: str) -> str:
+    return say("feedback.note", "Note: {warning}", warning=warning)
+
+
+def _columns() -> list[str]:
+    return [say("feedback.col_status", "status"), say("feedback.col_check", "check"),
+            say("feedback.col_points", "points"), say("feedback.col_message", "message")]
+
+
+def _curve_caption(name: str) -> str:
+    return say("feedback.curve", "{item}: your run against the reference", item=name)
 
 
 def html_page(result: GradeRecord) -> str:
-    body = [f"<h1>Feedback for {esc(result.student)}</h1>", f'<p class="summary">{esc(result.summary())}</p>']
-    body += [f'<p class="note">Note: {esc(warning)}</p>' for warning in result.warnings]
+    body = [f"<h1>{esc(_title(result))}</h1>", f'<p class="summary">{esc(result.summary())}</p>']
+    body += [f'<p class="note">{esc(_note(warning))}</p>' for warning in result.warnings]
     for part in items.PARTS:
         tests = [t for t in result.tests if t.part == part.name]
         body.append(f"<h2>{esc(_part_heading(result, part))}</h2>")
-        rows = "".join(f'<tr class="line" data-item="{esc(t.item)}"><td>{badge(t.status)}</td><td>{esc(t.name)}</td>'
-                       f'<td class="num">{_points(t)}</td><td><div class="msg">{esc(t.output)}</div></td></tr>'
-                       for t in tests)
+        rows = "".join(f'<tr class="line" data-item="{esc(t.item)}"><td>{badge(t.status, status_word(t.status))}</td>'
+                       f'<td>{esc(t.name)}</td><td class="num">{esc(_points(t))}</td>'
+                       f'<td><div class="msg">{esc(t.output)}</div></td></tr>' for t in tests)
+        status, check, points, message = (esc(c) for c in _columns())
         body.append('<table><colgroup><col class="status"><col class="check"><col class="points"><col></colgroup>'
-                    '<thead><tr><th>status</th><th>check</th><th class="num">points</th><th>message</th></tr></thead>'
-                    f"<tbody>{rows}</tbody></table>")
+                    f'<thead><tr><th>{status}</th><th>{check}</th><th class="num">{points}</th><th>{message}</th></tr>'
+                    f"</thead><tbody>{rows}</tbody></table>")
         for test in (t for t in tests if t.status == "manual"):
-            body += [f'<p><img src="{name}" alt="{esc(test.item)} figure"></p>' for name in _figure_files(result, test.item)]
+            body += [f'<p><img src="{name}" alt="{esc(say("feedback.figure", "{item}, figure {number}", item=test.item, number=n))}"></p>'
+                     for n, name in enumerate(_figure_files(result, test.item), 1)]
         for name in _plotted(result, tests):
-            body.append(f'<p><img src="{_curve_file(name)}" alt="{esc(name)}: your run against the reference"></p>')
-    return pages.page(f"Feedback for {result.student}", "".join(body))
+            body.append(f'<p><img src="{_curve_file(name)}" alt="{esc(_curve_caption(name))}"></p>')
+    return pages.page(_title(result), "".join(body), lang=result.language)
 
 
 def plot_curve(name: str, curves: dict, path: Path) -> None:
@@ -87,11 +117,11 @@ def plot_curve(name: str, curves: dict, path: Path) -> None:
 
     figure = Figure(figsize=(5, 3))
     axis = figure.subplots()
-    axis.plot(curves.get("reference") or [], "o-", label="reference")
-    axis.plot(curves.get("student") or [], "x--", label="your cell")
-    axis.set_xlabel("step")
+    axis.plot(curves.get("reference") or [], "o-", label=say("feedback.plot_reference", "reference"))
+    axis.plot(curves.get("student") or [], "x--", label=say("feedback.plot_student", "your cell"))
+    axis.set_xlabel(say("feedback.plot_step", "step"))
     axis.set_ylabel(curves.get("label", "value"))
-    axis.set_title(f"{name} re-run with a tiny model")
+    axis.set_title(say("feedback.plot_title", "{item} re-run with a tiny model", item=name))
     axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=90)

@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from alignment_kit import items
+from alignment_kit.i18n import say
 from alignment_kit.scoring import ScoredLine
 
-RECORD_VERSION = 2  # 2: per-stage seconds (`stages`)
+RECORD_VERSION = 3  # 2: per-stage seconds (`stages`); 3: the feedback's `language`
 
 
 @dataclass
@@ -32,6 +33,7 @@ class GradeRecord:
     figures: dict[str, list[str]] = field(default_factory=dict)  # item -> base64 PNGs saved in its cell's outputs
     grader_version: str = ""
     stages: dict[str, float] = field(default_factory=dict)  # where the time went: stage -> seconds
+    language: str = "en"  # the language its lines and feedback are written in
 
     # ------------------------------------------------------------------ scores
     @property
@@ -75,11 +77,13 @@ class GradeRecord:
     # ------------------------------------------------------------------ exports
     def summary(self) -> str:
         if self.error:
-            return f"The notebook could not be graded: {self.error}"
+            return say("record.not_gradable", "The notebook could not be graded: {error}", error=self.error)
         bonus = items.bonus_points(autograded_only=True)
-        line = (f"{self.score:g} of {self.autograded_points:g} autograded points"
-                + (f", bonus included (up to {bonus:g})" if bonus else ""))
-        return line + (f"; {self.pending_points:g} graded by hand, pending." if self.pending_points else ".")
+        line = say("record.score", "{score:g} of {points:g} autograded points", score=self.score,
+                   points=self.autograded_points)
+        line += say("record.bonus", ", bonus included (up to {bonus:g})", bonus=bonus) if bonus else ""
+        return line + (say("record.pending", "; {points:g} graded by hand, pending.", points=self.pending_points)
+                       if self.pending_points else ".")
 
     def to_gradescope(self) -> dict:
         """Gradescope's results.json: the autograded checks as tests (hand-graded items are listed in
@@ -87,7 +91,7 @@ class GradeRecord:
         manual = [t for t in self.tests if t.status == "manual"]
         output = self.summary()
         if manual:
-            output += "\n\nGraded by hand, separately: " + ", ".join(f"{t.item} ({t.max_score:g})" for t in manual)
+            output += say("record.by_hand", "\n\nGraded by hand, separately: ") + ", ".join(f"{t.item} ({t.max_score:g})" for t in manual)
         return {
             "score": self.score,
             "execution_time": round(self.execution_time, 2),

@@ -2,7 +2,7 @@
 
 Each submission starts from the student notebook with the solution regions answered from the source
 (as a student's finished notebook looks: no solution markers, no hidden tests) and replaces a few
-graded cells. Re-run after changing the solution (tests/test_examples.py checks they are current):
+graded cells. boris has bob's two mistakes in the Russian edition (his feedback comes in Russian). Re-run after changing the solution (tests/test_examples.py checks they are current):
     python data/make_example_submissions.py [--out DIR]
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from autograder.generate import answered, with_sources
 from autograder.paths import EXAMPLE_SUBMISSIONS as OUT
 from autograder.paths import SOLUTION_NOTEBOOK as SOLUTION
 from autograder.paths import STUDENT_NOTEBOOK as STUDENT
+from autograder.paths import student_notebook
 
 LOG_PROB_NO_SHIFT = '''def get_log_prob(logits, labels, mask):
     log_probs = F.log_softmax(logits, dim=-1)
@@ -40,6 +41,7 @@ COLLATE_PAD_MASK = '''def pad_collate_fn(batch, pad_token_id):
     return out
 '''
 ANSWER = "We keep the end of the prompt because it is closest to the answer, and the start of the answer because that is where it begins."
+ANSWER_RU = "Конец промпта ближе всего к ответу, поэтому его и оставляем; у ответа важно начало, с него он и читается."
 
 
 def main(out: Path = OUT) -> None:
@@ -49,6 +51,8 @@ def main(out: Path = OUT) -> None:
     submissions = {
         "alice": with_sources(solution, {"truncation_answer": ANSWER}),
         "bob": with_sources(solution, {"get_log_prob": LOG_PROB_NO_SHIFT, "pad": PAD_ALWAYS_RIGHT}),
+        "boris": with_sources(answered(nbformat.read(student_notebook("ru"), as_version=4), nbformat.read(SOLUTION, as_version=4)),
+                              {"get_log_prob": LOG_PROB_NO_SHIFT, "pad": PAD_ALWAYS_RIGHT, "truncation_answer": ANSWER_RU}),
         "carol": with_sources(solution, {"dpo_loss": LOSS_SUMMED, "pad_collate_fn": COLLATE_PAD_MASK,
                                          "dpo_training_loop": training.replace(
                                              "            with torch.no_grad():\n                ref_chosen",

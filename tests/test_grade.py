@@ -34,8 +34,8 @@ def graded(graded_examples):
 
 
 def test_killed_run_resumes_without_regrading(graded):
-    out, _, survivors, _, results = graded
-    assert len(results) == 6
+    out, inputs, survivors, _, results = graded
+    assert len(results) == len(list(inputs.glob("*.ipynb")))
     for student, mtime in survivors.items():
         assert (out / student / "record.json").stat().st_mtime == mtime, f"{student} was graded twice"
 
@@ -53,7 +53,7 @@ def test_a_grader_fault_is_a_flagged_zero_with_its_traceback_and_is_retried(tmp_
     monkeypatch.setattr(Grader, "prepare_reference", lambda self: 0.0)
     real_grade = Grader.grade
 
-    def broken(self, path, student):
+    def broken(self, path, student, language=None):
         raise KeyError("boom")
 
     monkeypatch.setattr(Grader, "grade", broken)
@@ -104,7 +104,7 @@ def test_a_second_run_regrades_nothing(graded, capsys):
     before = {p: p.stat().st_mtime for p in out.glob("*/*.json")}
     grade_all([str(inputs)], config)
     assert {p: p.stat().st_mtime for p in out.glob("*/*.json")} == before
-    assert capsys.readouterr().out.count("unchanged, kept") == 6
+    assert capsys.readouterr().out.count("unchanged, kept") == len(list(inputs.glob("*.ipynb")))
 
 
 def test_same_notebook_gives_identical_results(graded):
@@ -157,7 +157,7 @@ def test_outputs_follow_their_formats(graded):
     feedback = (out / "carol" / "feedback.md").read_text()
     assert "summed over the batch" in feedback and "## DPO training" in feedback
     rows = (out / "gradebook.csv").read_text().strip().splitlines()
-    assert rows[0].startswith("student,autograded,autograded_max,hand_graded_pending,data_prep") and len(rows) == 7
+    assert rows[0].startswith("student,autograded,autograded_max,hand_graded_pending,data_prep") and len(rows) == 1 + len(graded[4])
 
 
 def test_grades_reach_nbgraders_gradebook(graded):
@@ -214,3 +214,38 @@ def test_a_resumed_run_writes_what_an_uninterrupted_run_writes(tmp_path, kit_ass
         for name in ("results.json", "record.json"):
             assert _timeless(resumed / student / name) == _timeless(whole / student / name), f"{student}/{name}"
     assert "not valid JSON" in (whole / "gradebook.csv").read_text()
+
+
+# ---------------------------------------------------------------------- the Russian edition
+def test_a_russian_notebook_gets_russian_feedback_naming_its_mistakes(graded):
+    """boris has bob's two mistakes in the Russian edition: the same scores, the mistakes named in Russian."""
+    out, records = graded[0], graded[4]
+    assert records["boris"].language == "ru" and records["bob"].language == "en"
+    assert records["boris"].item_scores() == records["bob"].item_scores()
+    boris = _results(out, "boris")
+    assert "нет сдвига на один токен" in _test(boris, "get_log_prob")["output"]
+    assert "игнорирует padding_side: всегда дополняет справа" in _test(boris, "pad")["output"]
+    assert "автоматически проверяемых баллов" in boris["output"]
+    assert _test(boris, "dpo_training_loop: траектория потерь")["score"] == 0.8
+    feedback = (out / "boris" / "feedback.md").read_text()
+    assert feedback.startswith("# Отзыв для boris") and "## Функция потерь DPO: 1 / 2 автоматически" in feedback
+    assert "скрытая проба: слева, значение -100" in feedback
+    assert '<html lang="ru">' in (out / "boris" / "feedback.html").read_text()
+    assert "one-token shift" not in feedback and "Feedback for" not in feedback
+
+
+def test_grade_lang_overrides_the_notebooks_language(tmp_path):
+    shutil.copy(EXAMPLES / "boris.ipynb", tmp_path / "boris.ipynb")
+    config = GradeConfig(out_dir=str(tmp_path / "out"), jobs=1, gradebook=False, language="en")
+    [record] = grade_all([str(tmp_path / "boris.ipynb")], config)
+    assert record.language == "en"
+    feedback = (tmp_path / "out" / "boris" / "feedback.md").read_text()
+    assert feedback.startswith("# Feedback for boris") and "no one-token shift" in feedback
+
+
+def test_the_class_report_counts_a_mistake_in_either_language(graded):
+    from autograder import class_report
+
+    report = class_report.build(graded[0], log=lambda *a: None)
+    row = next(r for r in report.mistake_rows if r["item"] == "get_log_prob" and "one-token shift" in r["mistake"])
+    assert {"bob", "boris"} <= set(row["students"])

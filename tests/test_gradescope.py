@@ -106,6 +106,14 @@ def test_the_reference_gets_every_autograded_point(gradescope_root):
     assert "sandbox:" in stdout, "stdout (for instructors) says how student code was isolated"
 
 
+def test_a_russian_edition_notebook_gets_its_results_in_russian(gradescope_root):
+    data, _ = run_autograder(gradescope_root, {"hw.ipynb": (paths.EXAMPLE_SUBMISSIONS / "boris.ipynb").read_bytes()})
+    follows_the_spec(data)
+    assert data["score"] == pytest.approx(notebooks.EXAMPLE_TOTALS["boris"])
+    tests = {t["name"]: t for t in data["tests"]}
+    assert "Проверен `hw.ipynb`" in tests["submission"]["output"] and "после срока сдачи" in data["output"]
+    assert "нет сдвига на один токен" in tests["get_log_prob"]["output"]
+
 
 
 @pytest.mark.parametrize("files, reason", [

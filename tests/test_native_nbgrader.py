@@ -3,7 +3,8 @@
 `nbgrader generate_assignment` then `nbgrader autograde` run the source notebook's hidden test
 cells, which delegate to the kit's isolated grading of each submitted notebook (item_score). The
 same example submissions graded by `python -m autograder grade` (the session's CLI run) must get the
-same score in every grade cell.
+same score in every grade cell. boris handed in bob's answers in the Russian edition: both flows give
+him bob's scores.
 """
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from autograder import paths
 
 pytestmark = pytest.mark.slow  # runs nbgrader autograde on the examples
 
-STUDENTS = ("alice", "bob", "carol", "dave")
+STUDENTS = ("alice", "bob", "carol", "dave", "boris")
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +67,11 @@ def test_both_flows_give_the_same_score_item_by_item(student, nbgrader_course, g
     for item in (i for i in items.ITEMS if i.autograded):
         assert scores[student][item.grade_id] == pytest.approx(cli[item.name], abs=1e-4), (
             f"{student}/{item.name}: nbgrader {scores[student][item.grade_id]} vs CLI {cli[item.name]}")
+
+
+@pytest.mark.slow
+def test_the_two_editions_get_the_same_scores_in_both_flows(nbgrader_course, graded_examples):
+    scores, _ = nbgrader_course
+    assert scores["boris"] == pytest.approx(scores["bob"]), "nbgrader scores the Russian edition differently"
+    records = graded_examples[4]
+    assert records["boris"].item_scores() == pytest.approx(records["bob"].item_scores()), "the CLI does"

@@ -28,7 +28,7 @@ def _reads_well(seen: dict, rows: int) -> None:
     assert not broken, f"images that did not load or do not fit: {broken}"
 
 
-@pytest.mark.parametrize("student", ["alice", "bob", "erin"])
+@pytest.mark.parametrize("student", ["alice", "bob", "boris", "erin"])
 def test_feedback_pages_read_well(graded_examples, student):
     out = graded_examples[0]
     record = GradeRecord.from_record(json.loads((out / student / "record.json").read_text(encoding="utf-8")))

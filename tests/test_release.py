@@ -4,11 +4,13 @@ The slow test copies the bundle out of the repository, makes a fresh virtual env
 (it reuses the packages already installed here, but never this checkout), installs the wheel and
 runs two notebooks: the student notebook, which must stop at the first `todo()`, and the student
 notebook with the reference answers filled in, which must run to the end in the smoke profile with
-every public self-check passing.
+every public self-check passing. It does so for the English and for the Russian edition, where the
+stop and the self-checks speak Russian.
 """
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import site
 import subprocess
@@ -36,6 +38,28 @@ def bundle(tmp_path_factory, kit_assets):
     out = tmp_path_factory.mktemp("bundle")
     written, report = build(ReleaseConfig(out_dir=str(out), install_from=URL, nbgrader_course=str(course)))
     return out, written, report, course
+
+
+@pytest.fixture(scope="module")
+def ru_bundle(tmp_path_factory, kit_assets):
+    out = tmp_path_factory.mktemp("bundle-ru")
+    written, report = build(ReleaseConfig(out_dir=str(out), install_from=URL, language="ru"))
+    return out, written, report, None
+
+
+# Each edition's bundle, its stop at the first todo(), and whether its self-checks speak Russian.
+EDITION = {"en": ("bundle", "TODO in `apply_chat_template`", False), "ru": ("ru_bundle", "TODO в `apply_chat_template`", True)}
+
+
+def test_the_russian_bundle_has_the_russian_notebook_and_readme(ru_bundle):
+    out, written, report, _ = ru_bundle
+    assert not report.leaks
+    notebook = json.loads((out / "dpo_homework.ipynb").read_text())
+    assert notebook["metadata"]["alignment_kit"] == {"language": "ru"}
+    assert "Домашнее задание" in "".join(notebook["cells"][0]["source"])
+    readme = (out / "README.md").read_text()
+    for topic in ("Где запускать", "Сохраните его вместе с выходами", "KIT_PROFILE", URL, "крошечная случайная Llama"):
+        assert topic in readme, topic
 
 
 def test_the_runtime_wheel_holds_no_grader_no_hidden_probe_and_no_solution(tmp_path):
@@ -146,7 +170,10 @@ def _fresh_venv(root: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_the_bundle_alone_runs_in_a_fresh_venv_offline(bundle, tmp_path, kit_assets):
+@pytest.mark.parametrize("language", sorted(EDITION))
+def test_the_bundle_alone_runs_in_a_fresh_venv_offline(language, request, tmp_path, kit_assets):
+    fixture, stop, russian = EDITION[language]
+    bundle = request.getfixturevalue(fixture)
     log = []
     work = tmp_path / "student"
     shutil.copytree(bundle[0], work)
@@ -174,7 +201,7 @@ def test_the_bundle_alone_runs_in_a_fresh_venv_offline(bundle, tmp_path, kit_ass
 
     (work / "run_notebook.py").write_text(RUN_NOTEBOOK)
     stopped = run(python, "run_notebook.py", "dpo_homework.ipynb", "student-run.ipynb").stdout
-    assert "NOTEBOOK STOPPED" in stopped and "TODO in `apply_chat_template`" in stopped, stopped
+    assert "NOTEBOOK STOPPED" in stopped and stop in stopped, stopped
 
     filled = notebooks.filled_student_notebook(nbformat.read(work / "dpo_homework.ipynb", as_version=4))
     nbformat.write(filled, work / "filled.ipynb")
@@ -188,4 +215,5 @@ def test_the_bundle_alone_runs_in_a_fresh_venv_offline(bundle, tmp_path, kit_ass
     for cell in checks:
         printed = "".join(o.get("text", "") for o in cell.outputs)
         assert "✓" in printed and "✗" not in printed, f"a public check did not pass:\n{cell.source}\n{printed}"
-    assert "embedded" in text and "[kit] profile=smoke" in text
+        assert bool(re.search("[А-Яа-я]", printed)) == russian, f"the check does not speak {language}:\n{printed}"
+    assert "[kit] profile=smoke" in text and "Llama" in text

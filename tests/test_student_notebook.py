@@ -8,19 +8,22 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from autograder import paths
-from autograder.generate import generate_into
+from autograder.generate import editions_of, generate_into
 
 pytestmark = pytest.mark.slow  # runs nbgrader generate_assignment
 
 
-def _cells(path):
-    return [(c["cell_type"], c["source"], c["metadata"].get("nbgrader")) for c in json.loads(path.read_text())["cells"]]
+def _cells(path_or_notebook):
+    notebook = path_or_notebook if isinstance(path_or_notebook, dict) else json.loads(path_or_notebook.read_text())
+    return [(c["cell_type"], "".join(c["source"]), c["metadata"].get("nbgrader")) for c in notebook["cells"]]
 
 
-def test_committed_student_notebook_is_up_to_date(tmp_path):
-    generated = generate_into(tmp_path)
-    assert _cells(generated) == _cells(paths.STUDENT_NOTEBOOK), \
-        "notebooks/ is stale: run `python -m autograder generate` and commit the result"
+def test_committed_student_notebooks_are_up_to_date(tmp_path):
+    """Both editions: the English one as nbgrader writes it, the Russian one from it and the catalogs."""
+    for language, notebook in editions_of(generate_into(tmp_path)).items():
+        committed = json.loads(paths.student_notebook(language).read_text())
+        assert _cells(committed) == _cells(notebook) and committed["metadata"] == notebook["metadata"], \
+            f"notebooks/ ({language}) is stale: run `python -m autograder generate` and commit the result"
 
 
 def test_student_notebook_has_stubs_and_no_solutions_hidden_tests_or_grader():

@@ -17,6 +17,7 @@ import pkgutil
 from dataclasses import dataclass
 from types import ModuleType
 
+from alignment_kit import i18n
 from alignment_kit.declaration import CELL, FUNCTION, KINDS, MANUAL, Item  # noqa: F401 - the types, here too
 
 
@@ -31,6 +32,11 @@ class Part:
     @property
     def points(self) -> float:
         return round(sum(i.points for i in ITEMS if i.part == self.name), 4)
+
+    @property
+    def shown_title(self) -> str:
+        """The title in the current language (catalog key "part.<name>")."""
+        return i18n.text(f"part.{self.name}", self.title)
 
     @property
     def autograded_points(self) -> float:

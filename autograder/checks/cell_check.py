@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from alignment_kit import items
+from alignment_kit import i18n, items
 
 
 @dataclass
@@ -35,6 +35,14 @@ class CellCheck:
         if self.mistakes and self.mistaken_source is None:
             raise ValueError(f"{self.grade_id}: a cell with named mistakes needs mistaken_source, which writes the "
                              "cell with the switches of one or more mistakes")
+
+    def message(self, mistake: str) -> str:
+        """What mistake `mistake` is called, in the current language."""
+        return i18n.text(f"{self.grade_id}.{mistake}", self.messages[mistake])
+
+    def localized_messages(self) -> dict[str, dict[str, str]]:
+        """Mistake id -> its message in every language (for what is stored before it is read)."""
+        return {key: i18n.in_every_language(lambda key=key: self.message(key)) for key in self.messages}
 
     def given(self, config: dict) -> dict:
         """The configuration as a worker gets it: without its private part."""

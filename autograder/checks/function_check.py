@@ -24,6 +24,13 @@ class FunctionCheck:
     substitutes: tuple[str, ...] = ()  # reference functions placed beside the student's
     all_or_nothing: bool = False  # no credit for some probes (when some pass even if the task is not attempted)
 
+    def __post_init__(self):
+        self.mistakes = [m.keyed(self.name) for m in self.mistakes]
+        texts: dict[str, str] = {}
+        for mistake in self.mistakes:
+            if texts.setdefault(mistake.key, mistake.message) != mistake.message:
+                raise ValueError(f"{self.name}: two different messages get the key {mistake.key!r}; give one a `key=`")
+
     def score(self, verdicts: list[Verdict]) -> float:
         if self.all_or_nothing:
             return self.item.points if verdicts and all(v.passed for v in verdicts) else 0.0
@@ -45,5 +52,5 @@ class FunctionCheck:
         return outputs.run(self.name, self.spec, fn, probe)
 
     def judge(self, probe: Probe, student: dict, reference: dict, mistake_runs: list[dict]) -> Verdict:
-        named = [(m.message, run) for m, run in zip(self.mistakes, mistake_runs)]
+        named = [(m.text(), run) for m, run in zip(self.mistakes, mistake_runs)]
         return judge(self.name, probe.label, student, reference, named, self.spec.tolerance, self.spec.requirements)

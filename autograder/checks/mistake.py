@@ -8,10 +8,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from alignment_kit import i18n
+
 
 @dataclass
 class Mistake:
-    """A known wrong implementation and the plain-words message that names it."""
+    """A known wrong implementation and the plain-words message that names it (in English; other languages
+    from the catalogs, under `key`). Without a dot, the key is completed by the item's name
+    (`FunctionCheck` does it): "<item>.<key>", by default "<item>.<the message's first words>"."""
 
     message: str
     implementation: Callable
+    key: str = ""
+
+    def keyed(self, item: str) -> "Mistake":
+        key = self.key or i18n.slug(self.message)
+        return Mistake(self.message, self.implementation, key if "." in key else f"{item}.{key}")
+
+    def text(self) -> str:
+        """The message in the current language."""
+        return i18n.text(self.key, self.message)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from alignment_kit.probes import Probe, loss_probe
 from autograder.checks.mistake import Mistake
 from autograder.checks.function_check import FunctionCheck
-from autograder.checks.gradients import CUTS_GRADIENT, cuts_gradient
+from autograder.checks.gradients import cuts_gradient
 
 
 def loss_probes() -> list[Probe]:
@@ -83,6 +83,6 @@ CHECK = FunctionCheck(
         Mistake("accuracy counts ties: a pair is correct only if the chosen reward is strictly larger", _ties_count),
         Mistake("numerically unstable: -log(sigmoid(margin)) overflows to inf for large margins; "
                 "use -F.logsigmoid(margin) (or F.softplus(-margin))", _log_of_sigmoid),
-        Mistake(CUTS_GRADIENT, cuts_gradient("dpo_loss")),
+        cuts_gradient("dpo_loss"),
     ],
 )

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 
 from alignment_kit import cell_judges, cell_outcomes, paths
+from alignment_kit.i18n import say
 from alignment_kit.recorders import LOOP
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.loop_mistakes import MISTAKES, loop_source
@@ -76,8 +77,9 @@ PUBLIC_SETUP = LoopSetup("", "train", 200, batch_size=2, steps=3, beta=0.1, max_
 
 
 def ignores_message(name: str, value, default) -> str:
-    return (f"the loop ignores `{name}`: given {name} = {value}, it does what the reference does with "
-            f"{name} = {default} (use {name}, not a number of your own)")
+    return say("dpo_training_loop.ignores", "the loop ignores `{name}`: given {name} = {value}, it does what the "
+               "reference does with {name} = {default} (use {name}, not a number of your own)", name=name, value=value,
+               default=default)
 
 
 def judge(student: list[dict], expected: list[dict], setups: list[tuple[str, dict]]):

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from alignment_kit.probes import Probe, log_prob_probe
 from autograder.checks.mistake import Mistake
 from autograder.checks.function_check import FunctionCheck
-from autograder.checks.gradients import CUTS_GRADIENT, cuts_gradient
+from autograder.checks.gradients import cuts_gradient
 
 
 def log_prob_probes() -> list[Probe]:
@@ -73,6 +73,6 @@ CHECK = FunctionCheck(
         Mistake("log_softmax over the wrong dimension: normalise over the vocabulary (dim=-1)", _wrong_dim),
         Mistake("numerically unstable: log(softmax(logits)) underflows to -inf when the model is confident; "
                 "use F.log_softmax (or logits - logsumexp)", _log_of_softmax),
-        Mistake(CUTS_GRADIENT, cuts_gradient("get_log_prob")),
+        cuts_gradient("get_log_prob"),
     ],
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 
 from alignment_kit import cell_judges, cell_outcomes
+from alignment_kit.i18n import say
 from alignment_kit.recorders import PPO
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.kit_rows import SECOND, kit_rows
@@ -31,7 +32,7 @@ def ppo_setups() -> list[tuple[str, dict]]:
 
 def ppo_judge(student: list[dict], expected: list[dict], setups: list[tuple[str, dict]]):
     runs = [cell_judges.PpoRun(label, run, e["runs"][""], config["settings"], run.get("verified", False),
-                               run.get("verification_problem", "the run was not verified"))
+                               run.get("verification_problem", say("ppo_training.unverified", "the run was not verified")))
             for (label, config), run, e in zip(setups, student, expected)]
     return cell_judges.judge_ppo(runs), []
 
@@ -67,26 +68,29 @@ def evaluate_ppo(config: dict, outcome) -> dict:
 def verify_ppo(config: dict, outcome, student: dict, reference: dict, replay) -> tuple[bool, str]:
     """Whether the student's PPO run trained, and trained what a replay of its start trains."""
     if student.get("policy_logps") is None:
-        return False, student.get("problem") or "no PPO run was recorded"
+        return False, student.get("problem") or say("ppo_training.no_run", "no PPO run was recorded")
     if isinstance(student.get("train_calls"), int) and student["train_calls"] > 1:
-        return False, f"ppo_trainer.train() ran {student['train_calls']} times: train once, as the reference does"
+        return False, say("ppo_training.twice", "ppo_trainer.train() ran {count} times: train once, as the reference "
+                          "does", count=student["train_calls"])
     if not student.get("moved"):
-        return False, "the PPO policy's weights are those it started from: it was never trained"
+        return False, say("ppo_training.never_trained", "the PPO policy's weights are those it started from: it was "
+                          "never trained")
     key = student["replay_key"]
     if not key:
-        return False, "the PPO run could not be recorded, so it cannot be checked"
+        return False, say("ppo_training.unrecorded", "the PPO run could not be recorded, so it cannot be checked")
     if key == reference.get("replay_key"):
         replayed = reference
     else:
         replayed = replay(key, replay_start(outcome["train_call"]))
         if "replay_failed" in replayed:
-            return False, f"a replay of this PPO run with the same models, settings and seeds failed: {replayed['replay_failed']}"
+            return False, say("ppo_training.replay_failed", "a replay of this PPO run with the same models, settings and "
+                              "seeds failed: {error}", error=replayed["replay_failed"])
     if cell_outcomes.close(student["policy_logps"], replayed.get("policy_logps")):
         return True, ""
     gap = cell_outcomes.largest_gap(student["policy_logps"], replayed.get("policy_logps"))
-    return False, ("the policy this PPO run leaves differs from a replay of the same run (same models, settings, "
-                   f"prompts and seeds): {gap} in the "
-                   "log-probabilities of a fixed reply; train it with ppo_trainer.train(), and leave its models alone")
+    return False, say("ppo_training.differs", "the policy this PPO run leaves differs from a replay of the same run "
+                      "(same models, settings, prompts and seeds): {gap} in the log-probabilities of a fixed reply; "
+                      "train it with ppo_trainer.train(), and leave its models alone", gap=gap)
 
 
 # Grader-owned code run in a worker on a recorded start (`replay`): rebuild the models the recorded run

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from alignment_kit.probes import Probe, weighted_loss_probe
 from autograder.checks.mistake import Mistake
 from autograder.checks.function_check import FunctionCheck
-from autograder.checks.gradients import CUTS_GRADIENT, cuts_gradient
+from autograder.checks.gradients import cuts_gradient
 
 
 def weighted_probes() -> list[Probe]:
@@ -54,6 +54,6 @@ CHECK = FunctionCheck(
         Mistake("the reward accuracy and the margin are weighted too: only the loss takes the weights, the "
                 "accuracy and the margin stay plain means over the batch",
                 _weighted_mistake("weighted_stats")),
-        Mistake(CUTS_GRADIENT, cuts_gradient("dpo_loss")),
+        cuts_gradient("dpo_loss"),
     ],
 )

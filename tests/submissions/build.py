@@ -17,9 +17,11 @@ from alignment_kit import items
 from autograder import paths
 
 # Autograded totals of the example submissions (data/make_example_submissions.py): alice answers
-# everything; bob loses get_log_prob (1.0) and one of pad's four checks (0.05); erin is not JSON.
+# everything; bob loses get_log_prob (1.0) and one of pad's four checks (0.05), and so does boris, who
+# has the Russian edition; erin is not JSON.
 ALL_AUTOGRADED = round(sum(i.points for i in items.ITEMS if i.autograded), 4)
-EXAMPLE_TOTALS = {"alice": ALL_AUTOGRADED, "bob": round(ALL_AUTOGRADED - 1.05, 4), "erin": 0.0}
+EXAMPLE_TOTALS = {"alice": ALL_AUTOGRADED, "bob": round(ALL_AUTOGRADED - 1.05, 4), "boris": round(ALL_AUTOGRADED - 1.05, 4),
+                  "erin": 0.0}
 
 
 @functools.lru_cache(maxsize=1)
