@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from alignment_kit import cell_judges, cell_outcomes, items, recorders
-from alignment_kit.compare import SelfCheckFailed, checks_failed
+from alignment_kit.compare import SelfCheckFailed, checks_failed, ok
 from alignment_kit.expectations import expected_public
 from alignment_kit.i18n import say
 from alignment_kit.notebook_code import strip_magics
@@ -77,7 +77,7 @@ def check_dpo_training_loop() -> None:
     device = config.get("device", "cpu")
     results, _ = cell_judges.judge_loop([cell_judges.Configuration("", run, stored["runs"], stored["messages"], device)])
     if error:
-        results.insert(0, line(cell_judges.ran_to_the_end(), 0.0, False,
+        results.insert(0, line(cell_judges.shown(cell_judges.RAN_TO_THE_END), 0.0, False,
                                say("cell_checks.loop_raised", "the loop raised {error}", error=error)))
     report(say("cell_checks.loop", "DPO training loop"), results, cell_judges.loop_notes(run))
 
@@ -100,8 +100,9 @@ def check_reward_training(reward_trainer, reward_model, tokenizer, settings, row
         if not all(math.isfinite(float(s)) for s in scores):
             problems.append(say("cell_checks.not_finite", "the reward model gives scores that are not finite: {scores}",
                                 scores=scores.tolist()))
-    report(say("cell_checks.reward", "reward model"), [line(cell_judges.REWARD_SETUP(), 0.2, not problems,
-                                                           cell_judges.ok() if not problems else "; ".join(problems))])
+    setup = cell_judges.shown(cell_judges.REWARD_SETUP_NAME)
+    report(say("cell_checks.reward", "reward model"),
+           [line(setup, 0.2, not problems, ok() if not problems else "; ".join(problems))])
 
 
 def check_ppo_training(ppo_trainer, reward_trainer, settings, ppo_prompts) -> None:

@@ -20,8 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from alignment_kit.cell_outcomes import close, largest_gap
 from alignment_kit import i18n
+from alignment_kit.cell_outcomes import close, largest_gap
+from alignment_kit.compare import ok
 from alignment_kit.i18n import pick, say
 from alignment_kit.scoring import ScoredLine, line
 
@@ -34,21 +35,9 @@ def not_credited() -> str:
                "the policy it leaves match neither the reference run nor a run with a known mistake")
 
 
-def ok(note: str = "") -> str:
-    return say("judge.ok", "ok") + (f": {note}" if note else "")
-
-
 def shown(name: str) -> str:
     """A line's name (declared in English below) in the current language."""
     return i18n.text(f"line.{i18n.slug(name)}", name)
-
-
-def ran_to_the_end() -> str:
-    return shown(RAN_TO_THE_END)
-
-
-def REWARD_SETUP() -> str:  # noqa: N802 - reads as the constant it names
-    return shown(REWARD_SETUP_NAME)
 
 
 @dataclass
@@ -316,12 +305,12 @@ def judge_reward(runs: list[RewardRun]) -> list[ScoredLine]:
             break
     accuracy = accuracy_item(runs[0])
     if problems:
-        setup = line(REWARD_SETUP(), 0.2, False, "; ".join(problems))
+        setup = line(shown(REWARD_SETUP_NAME), 0.2, False, "; ".join(problems))
     elif not accuracy.passed:
-        setup = line(REWARD_SETUP(), 0.2, False, say("judge.setup_not_credited", "not credited: the setup's points come "
+        setup = line(shown(REWARD_SETUP_NAME), 0.2, False, say("judge.setup_not_credited", "not credited: the setup's points come "
                                                      "with a trained reward model (see the held-out ranking)"))
     else:
-        setup = line(REWARD_SETUP(), 0.2, True, ok())
+        setup = line(shown(REWARD_SETUP_NAME), 0.2, True, ok())
     return [setup, accuracy]
 
 

@@ -149,8 +149,13 @@ def judge(name: str, label: str, student: dict, expected: dict, mistakes: list[t
             problems.append(say("compare.wrong", "`{component}` is wrong: expected {expected}, got {got}",
                                 component=component, expected=describe(value), got=describe(got[component])))
     if not problems:
-        return Verdict(label, True, say("compare.ok", "ok"))
+        return Verdict(label, True, ok())
     return Verdict(label, False, f"{shown}: " + "; ".join(problems))
+
+
+def ok(note: str = "") -> str:
+    """What a passed check says (with a note, if any)."""
+    return say("compare.ok", "ok") + (f": {note}" if note else "")
 
 
 def requirement(english: str) -> str:

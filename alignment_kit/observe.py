@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import torch
 
+from alignment_kit.i18n import say
+
 # How an output is observed: as it is, as the items it yields (a DataLoader), or as its text (a model card).
 VALUE, ITEMS, TEXT = "value", "items", "text"
 NO_GRADIENT = "none"  # the output does not reach this input through autograd
@@ -34,11 +36,12 @@ class Gradient:
 def error_text(error: BaseException) -> str:
     """How an error of student code reads in feedback."""
     if isinstance(error, OSError) and error.errno in (27, 28):  # EFBIG, ENOSPC
-        return "the scratch space is full (the grader caps the working folder, TMPDIR and /dev/shm together)"
+        return say("worker.scratch_full", "the scratch space is full (the grader caps the working folder, TMPDIR and "
+                   "/dev/shm together)")
     try:
         text = _str(error)
     except Exception:  # noqa: BLE001 - a hostile __str__
-        text = "(its message could not be read)"
+        text = say("worker.unreadable_message", "(its message could not be read)")
     return f"{_type(error).__name__}: {text}"[:400]
 
 
@@ -60,9 +63,9 @@ def _gradient(returned: Any, inputs: list, spec: Gradient) -> Any:
     try:
         target = returned if spec.output is None else returned[spec.output]
     except Exception as error:  # noqa: BLE001 - the output has the wrong shape: its reading says so
-        return {"error": f"no output to differentiate: {error_text(error)}"}
+        return {"error": say("worker.no_output", "no output to differentiate: {error}", error=error_text(error))}
     if not _is_tensor(target):
-        return {"error": "the output is not a tensor"}
+        return {"error": say("worker.not_tensor", "the output is not a tensor")}
     with _NO_TORCH_FUNCTION():
         carries = _requires_grad(target)
     if not carries:
@@ -94,7 +97,7 @@ def call(fn: Callable, args: tuple, kwargs: dict, how: str = VALUE, gradient: Gr
         else:
             observed = returned
     except Exception as error:  # noqa: BLE001 - iterating or printing the output failed
-        return _raised(error, "reading the output: ")
+        return _raised(error, say("worker.reading_output", "reading the output: "))
     observation = {"returned": observed}
     if inputs:
         observation["gradient"] = _gradient(returned, inputs, gradient)

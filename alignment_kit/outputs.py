@@ -16,6 +16,7 @@ import torch
 
 from alignment_kit import observe
 from alignment_kit.compare import Tolerance, encode
+from alignment_kit.i18n import say
 from alignment_kit.observe import Gradient
 
 
@@ -49,10 +50,12 @@ def gradient_component(name: str) -> str:
 def require_keys(name: str, output, keys: tuple[str, ...]) -> dict:
     """`output` when it is a dict with every key; else what `name` should return."""
     if not isinstance(output, dict):
-        raise OutputShapeError(f"{name} should return a dict with keys {list(keys)}, got {type(output).__name__}")
+        raise OutputShapeError(say("output.dict", "{name} should return a dict with keys {keys}, got {kind}", name=name,
+                                   keys=list(keys), kind=type(output).__name__))
     missing = [k for k in keys if k not in output]
     if missing:
-        raise OutputShapeError(f"{name} output is missing the keys {missing}")
+        raise OutputShapeError(say("output.missing_keys", "{name} output is missing the keys {missing}", name=name,
+                                   missing=missing))
     return output
 
 

@@ -85,8 +85,8 @@ def edition(student: dict, language: str, strict: bool = True) -> dict:
     stale = stale_cells(language)
     if stale and strict:
         reasons = "; ".join(f"{cell}: {why}" for cell, why in list(stale.items())[:5])
-        raise TranslationError(f"the {language} translation of the notebook is not current ({len(stale)} cells: "
-                               f"{reasons}); `python -m autograder translations` lists what to update")
+        raise TranslationError(f"the {language} translation of the notebook is not current in {len(stale)} cell(s) "
+                               f"({reasons}); `python -m autograder translations` lists what to update")
     catalog = {key: entry for key, entry in notebook_catalog(language).items() if key not in stale}
     for cell in notebook["cells"]:
         source = _source(cell)

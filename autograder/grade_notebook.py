@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Callable
 
 from alignment_kit import cell_judges, i18n, items, outputs, scoring
-from alignment_kit.i18n import say
 from alignment_kit.compare import checks_passed
+from alignment_kit.i18n import say
 from alignment_kit.scoring import ScoredLine
 from autograder import checks, paths
 from autograder.checks.cell_check import CellCheck
@@ -32,7 +32,6 @@ from autograder.reference import reference_source
 from autograder.reference_cache import ReferenceCache, cell_job
 from autograder.results import GradeRecord
 from autograder.worker import run_job
-
 
 
 def grader_import(module: str) -> str:
@@ -85,7 +84,7 @@ def functions_job(definitions: str, names: list[str]) -> dict:
             # Only the inputs: a worker is told neither the probes' labels nor which of them are bad input.
             "probes": [{"args": p.args, "kwargs": p.kwargs} for p in check.probes(hidden=True)],
             "helpers": reference_source(check.substitutes) if check.substitutes else ""}
-    return {"kind": "functions", "student_code": definitions, "functions": functions}
+    return {"kind": "functions", "student_code": definitions, "functions": functions, "language": i18n.current()}
 
 
 def worker_groups(names: list[str]) -> list[list[str]]:
@@ -155,7 +154,7 @@ class Grader:
         names = names or [c.name for c in checks.FUNCTION_CHECKS]
         definitions, runs = parsed.definitions(), {}
         for group in worker_groups(names):
-            runs.update(self.memo.get(_key("functions", definitions, *group),
+            runs.update(self.memo.get(_key("functions", i18n.current(), definitions, *group),
                                       lambda group=group: self._function_runs(definitions, group)))
         return [self._grade_function(checks.function_check(n), runs.get(n, {})) for n in names]
 
@@ -172,7 +171,7 @@ class Grader:
         for name in names:
             single = run_job(functions_job(definitions, [name]), single_limits)
             found = _function_results(single.payload, [name])
-            runs[name] = found[name] if found else {"missing": f"`{name}`: {single.error or 'the worker sent a malformed result'}"}
+            runs[name] = found[name] if found else {"missing": f"`{name}`: {single.error or malformed()}"}
         return runs
 
     def _grade_function(self, check: FunctionCheck, outcome: dict) -> ScoredLine:
@@ -237,7 +236,7 @@ class Grader:
             return zero(say("grade.unreadable", "the cell left results the grader cannot read"))
         errors = [r.get("cell_error") for r in runs if r.get("cell_error")]
         if errors:
-            scored.insert(0, scoring.line(cell_judges.ran_to_the_end(), 0.0, False, say(
+            scored.insert(0, scoring.line(cell_judges.shown(cell_judges.RAN_TO_THE_END), 0.0, False, say(
                 "grade.cell_raised", "the cell raised: {error}", error=redact(str(errors[0])[:400], secret))))
         if not check.curve:
             return scored, {}

@@ -172,6 +172,9 @@ def _written(span: Span, text: str) -> str:
 def translated(source: str, texts: list[str], language: str) -> str:
     """The cell with its fragments replaced by `texts` (in order) and its language tag set to `language`."""
     found = spans(source)
+    wanted = sum(span.kind != "language" for span in found)
+    if len(texts) != wanted:
+        raise ValueError(f"the cell has {wanted} fragments to translate, the translation gives {len(texts)}")
     texts = iter(texts)
     pieces, last = [], 0
     for span in found:

@@ -8,13 +8,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "dpo_homework"
 SOLUTION_NOTEBOOK = REPO_ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"  # nbgrader source
 STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"  # generated from it (English)
-
-
-def student_notebook(language: str = "en"):
-    """The committed student notebook of an edition: English beside the others' folders (notebooks/<assignment>/ru/)."""
-    return STUDENT_NOTEBOOK if language == "en" else STUDENT_NOTEBOOK.parent / language / STUDENT_NOTEBOOK.name
 EXAMPLE_SUBMISSIONS = REPO_ROOT / "data" / "example_submissions"
 RUNTIME_DIR = REPO_ROOT / "alignment_kit"  # the student runtime package
+
+
+def student_notebook(language: str) -> Path:
+    """The committed student notebook of an edition: the English one (the source language), and each other
+    language's in a folder of its own beside it (notebooks/<assignment>/ru/)."""
+    from alignment_kit import i18n
+
+    return STUDENT_NOTEBOOK if language == i18n.SOURCE else STUDENT_NOTEBOOK.parent / language / STUDENT_NOTEBOOK.name
 
 
 def grader_cache() -> Path:

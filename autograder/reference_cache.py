@@ -31,7 +31,8 @@ def cell_job(check: CellCheck, definitions: str, runs: list[tuple[str, dict]]) -
     The worker gets each configuration without its private part."""
     return {"kind": "cell", "item": check.grade_id, "student_code": definitions,
             "helpers": reference_source(check.helpers) if check.helpers else "",
-            "runs": [{"cell_source": source, "config": check.given(config)} for source, config in runs]}
+            "runs": [{"cell_source": source, "config": check.given(config)} for source, config in runs],
+            "language": i18n.current()}
 
 
 def evaluated(check: CellCheck, config: dict, run: dict) -> dict:

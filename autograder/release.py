@@ -54,7 +54,7 @@ class ReleaseConfig:
         "help": "an nbgrader course folder: also write the bundle into its release/<assignment>/"})
     model_wheel: str = field(default="", metadata={
         "help": f"a downloaded {MODEL_WHEEL} wheel to include, for laptops and Kaggle without internet"})
-    language: str = field(default="en", metadata={
+    language: str = field(default=i18n.SOURCE, metadata={
         "help": "the edition: the language of the notebook, the README and the runtime's messages (en or ru)"})
 
 
@@ -75,7 +75,7 @@ def build_runtime_wheel(dest: Path) -> Path:
         return Path(shutil.copy2(wheel, dest / wheel.name))
 
 
-def student_notebook(target: Path, install_from: str, language: str = "en") -> Path:
+def student_notebook(target: Path, install_from: str, language: str = i18n.SOURCE) -> Path:
     """The student notebook in `language`, freshly generated from the source, with the install location filled in."""
     with tempfile.TemporaryDirectory() as scratch:
         generated = generate_into(Path(scratch))

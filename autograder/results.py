@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from alignment_kit import items
+from alignment_kit import i18n, items
 from alignment_kit.i18n import say
 from alignment_kit.scoring import ScoredLine
 
@@ -33,7 +33,7 @@ class GradeRecord:
     figures: dict[str, list[str]] = field(default_factory=dict)  # item -> base64 PNGs saved in its cell's outputs
     grader_version: str = ""
     stages: dict[str, float] = field(default_factory=dict)  # where the time went: stage -> seconds
-    language: str = "en"  # the language its lines and feedback are written in
+    language: str = i18n.SOURCE  # the language its lines and feedback are written in
 
     # ------------------------------------------------------------------ scores
     @property

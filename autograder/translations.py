@@ -3,10 +3,12 @@
 Three catalogs per language: the runtime's messages (`alignment_kit/locales/<lang>/messages.json`),
 the grader's (`autograder/locales/<lang>/messages.json`, the named mistakes included) and the
 notebook's (`autograder/locales/<lang>/notebook.json`). The English side is read from the code: every
-`say("key", "English", ...)` / `i18n.text("key", "English")` call of a package (found without running
-it), the grader's named mistakes, and the source notebook's cells. A translation is reported when its
-key is missing or has no English any more, when its English changed after it was written (the stored
-hash differs), or when its placeholders (`{name}`, `{value:.0%}`) are not the English ones.
+`say("key", "English", ...)` call of a package (found without running it), the texts declared as data
+(part and item titles, line names, output requirements, probe and configuration labels, the student
+README's templates), the grader's named mistakes, and the source notebook's cells. A translation is
+reported when its key is missing or has no English any more, when its English changed after it was
+written (the stored hash differs), or when its placeholders (`{name}`, `{value:.0%}`) are not the
+English ones.
 `--stamp KEY` records the current English hash of keys whose translation was just brought up to date.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ from autograder import editions, notebook_text, paths
 
 RUNTIME_LOCALES = paths.RUNTIME_DIR / "locales"
 GRADER_LOCALES = editions.LOCALES
-SAYING = {"say"}  # the i18n function whose first two arguments are a key and its English (`i18n.text` takes data)
+SAYING = "say"  # the i18n function whose first two arguments are a key and its English (`i18n.text` takes data)
 
 
 class DeclarationError(ValueError):
@@ -29,14 +31,14 @@ class DeclarationError(ValueError):
 
 
 def said(package: Path) -> dict[str, str]:
-    """Key -> English of every message a package's code declares with `say`/`i18n.text`."""
+    """Key -> English of every message a package's code declares with `say("key", "English", ...)`."""
     found: dict[str, str] = {}
     for source in sorted(package.rglob("*.py")):
         if source.name == "i18n.py":
             continue
         tree = ast.parse(source.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in SAYING):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == SAYING):
                 continue
             if not (isinstance(node.func, ast.Name) or getattr(node.func.value, "id", "") == "i18n"):
                 continue

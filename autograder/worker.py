@@ -36,8 +36,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from alignment_kit.sandbox import guard, wire
 from alignment_kit import paths as runtime_paths
+from alignment_kit.i18n import say
+from alignment_kit.sandbox import guard, wire
 from autograder.config import Limits
 
 WORKER_UIDS = (100_000, 60_000)  # unprivileged uids handed out to workers: base .. base + span
@@ -370,7 +371,8 @@ def run_job(job: dict, limits: Limits) -> WorkerResult:
         job_write = None
     returncode = template.returncode(job_id, limits.timeout_s) if pid is not None else None
     if pid is not None and returncode is None:
-        error = f"timed out after {limits.timeout_s:.0f}s (an infinite loop, or far too slow)"
+        error = say("worker.timeout", "timed out after {seconds:.0f}s (an infinite loop, or far too slow)",
+                    seconds=limits.timeout_s)
         template.kill(pid)
         returncode = template.returncode(job_id, 10)
     done.set()
@@ -381,7 +383,8 @@ def run_job(job: dict, limits: Limits) -> WorkerResult:
     template.forget(job_id)
     shutil.rmtree(folder, ignore_errors=True)
     if exceeded:
-        error = f"the scratch space cap ({limits.scratch_mb} MiB for the working folder, TMPDIR and /dev/shm) was exceeded"
+        error = say("worker.scratch_cap", "the scratch space cap ({megabytes} MiB for the working folder, TMPDIR and "
+                    "/dev/shm) was exceeded", megabytes=limits.scratch_mb)
     tail = (output[0] if output else b"").decode("utf-8", errors="replace")
     data = payload[0] if payload else b""
     if error is None:
@@ -393,7 +396,7 @@ def run_job(job: dict, limits: Limits) -> WorkerResult:
         except wire.WireError:
             pass
         if not isinstance(parsed, dict):
-            parsed, error = None, "the worker sent back something that is not a result"
+            parsed, error = None, say("worker.not_a_result", "the worker sent back something that is not a result")
     return WorkerResult(parsed, error, tail, time.time() - started)
 
 
@@ -415,9 +418,10 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 def _payload_error(returncode: int, data: bytes, limits: Limits) -> str | None:
     if len(data) > limits.payload_mb << 20:
-        return f"the result was larger than {limits.payload_mb} MB"
+        return say("worker.too_large", "the result was larger than {megabytes} MB", megabytes=limits.payload_mb)
     if not data:
         if returncode < 0 or returncode == 137:
-            return "the worker was killed (likely the memory limit or a crash)"
-        return f"the worker exited (code {returncode}) before reporting: sys.exit, os._exit or a crash in student code"
+            return say("worker.killed", "the worker was killed (likely the memory limit or a crash)")
+        return say("worker.exited", "the worker exited (code {code}) before reporting: sys.exit, os._exit or a crash in "
+                   "student code", code=returncode)
     return None

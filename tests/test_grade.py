@@ -6,6 +6,7 @@ re-run cells, so that it can afford two runs."""
 import json
 import shutil
 
+import nbformat
 import pytest
 
 from autograder import paths
@@ -235,7 +236,8 @@ def test_a_russian_notebook_gets_russian_feedback_naming_its_mistakes(graded):
 
 
 def test_grade_lang_overrides_the_notebooks_language(tmp_path):
-    shutil.copy(EXAMPLES / "boris.ipynb", tmp_path / "boris.ipynb")
+    boris = build.functions_only(nbformat.read(EXAMPLES / "boris.ipynb", as_version=4))
+    build.write(boris, tmp_path / "boris.ipynb")
     config = GradeConfig(out_dir=str(tmp_path / "out"), jobs=1, gradebook=False, language="en")
     [record] = grade_all([str(tmp_path / "boris.ipynb")], config)
     assert record.language == "en"
@@ -249,3 +251,19 @@ def test_the_class_report_counts_a_mistake_in_either_language(graded):
     report = class_report.build(graded[0], log=lambda *a: None)
     row = next(r for r in report.mistake_rows if r["item"] == "get_log_prob" and "one-token shift" in r["mistake"])
     assert {"bob", "boris"} <= set(row["students"])
+
+
+def test_the_workers_own_messages_speak_the_notebooks_language(grader, tmp_path):
+    """What the worker says about the student's code (a function that is missing, a call of sys.exit)."""
+    from alignment_kit import i18n
+    from autograder.notebook import parse_notebook
+
+    boris = nbformat.read(EXAMPLES / "boris.ipynb", as_version=4)
+    broken = build.with_cell("pad", "import sys\n\ndef padding():\n    pass\n", boris)
+    broken = build.with_cell("pad_collate_fn", "def pad_collate_fn(batch, pad_token_id):\n    sys.exit(3)\n", broken)
+    parsed = parse_notebook(build.write(broken, tmp_path / "broken.ipynb"))
+    assert parsed.language == "ru"
+    with i18n.speaking("ru"):
+        lines = {line.item: line.output for line in grader.grade_functions(parsed, ["pad", "pad_collate_fn"])}
+    assert "`pad` не определена в ноутбуке" in lines["pad"], lines["pad"]
+    assert "вызван sys.exit(3)" in lines["pad_collate_fn"], lines["pad_collate_fn"]

@@ -106,14 +106,14 @@ def test_the_reference_gets_every_autograded_point(gradescope_root):
     assert "sandbox:" in stdout, "stdout (for instructors) says how student code was isolated"
 
 
-def test_a_russian_edition_notebook_gets_its_results_in_russian(gradescope_root):
-    data, _ = run_autograder(gradescope_root, {"hw.ipynb": (paths.EXAMPLE_SUBMISSIONS / "boris.ipynb").read_bytes()})
+def test_a_russian_edition_notebook_gets_its_results_in_russian(gradescope_root, tmp_path):
+    boris = notebooks.functions_only(nbformat.read(paths.EXAMPLE_SUBMISSIONS / "boris.ipynb", as_version=4))
+    data, _ = run_autograder(gradescope_root, {"hw.ipynb": notebooks.write(boris, tmp_path / "b.ipynb").read_bytes()})
     follows_the_spec(data)
-    assert data["score"] == pytest.approx(notebooks.EXAMPLE_TOTALS["boris"])
     tests = {t["name"]: t for t in data["tests"]}
+    assert tests["pad"]["score"] == pytest.approx(0.15) and tests["dpo_loss"]["score"] == 1.0
     assert "Проверен `hw.ipynb`" in tests["submission"]["output"] and "после срока сдачи" in data["output"]
     assert "нет сдвига на один токен" in tests["get_log_prob"]["output"]
-
 
 
 @pytest.mark.parametrize("files, reason", [

@@ -3,8 +3,8 @@
 `nbgrader generate_assignment` then `nbgrader autograde` run the source notebook's hidden test
 cells, which delegate to the kit's isolated grading of each submitted notebook (item_score). The
 same example submissions graded by `python -m autograder grade` (the session's CLI run) must get the
-same score in every grade cell. boris handed in bob's answers in the Russian edition: both flows give
-him bob's scores.
+same score in every grade cell. boris handed in bob's answers in the Russian edition (so bob, graded in
+English by the CLI, stands in for him here): nbgrader gives boris bob's scores.
 """
 import shutil
 import subprocess
@@ -19,7 +19,7 @@ from autograder import paths
 
 pytestmark = pytest.mark.slow  # runs nbgrader autograde on the examples
 
-STUDENTS = ("alice", "bob", "carol", "dave", "boris")
+STUDENTS = ("alice", "boris", "carol", "dave")
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,9 @@ def test_both_flows_give_the_same_score_item_by_item(student, nbgrader_course, g
 @pytest.mark.slow
 def test_the_two_editions_get_the_same_scores_in_both_flows(nbgrader_course, graded_examples):
     scores, _ = nbgrader_course
-    assert scores["boris"] == pytest.approx(scores["bob"]), "nbgrader scores the Russian edition differently"
     records = graded_examples[4]
-    assert records["boris"].item_scores() == pytest.approx(records["bob"].item_scores()), "the CLI does"
+    assert records["boris"].item_scores() == pytest.approx(records["bob"].item_scores()), "the CLI's editions differ"
+    bob = records["bob"].item_scores()
+    for item in (i for i in items.ITEMS if i.autograded):
+        assert scores["boris"][item.grade_id] == pytest.approx(bob[item.name], abs=1e-4), (
+            f"{item.name}: nbgrader gives the Russian edition {scores['boris'][item.grade_id]}, the CLI the English {bob[item.name]}")

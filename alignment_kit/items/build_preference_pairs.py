@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from alignment_kit.declaration import FUNCTION, Item
+from alignment_kit.i18n import say
 from alignment_kit.outputs import OutputShapeError, OutputSpec
 from alignment_kit.probes import Probe, candidates
 
@@ -13,14 +14,16 @@ COUNT_KEYS = ("prompts", "candidates", "pairs", "skipped_too_few", "skipped_ties
 
 def read(output) -> dict:
     if not isinstance(output, (tuple, list)) or len(output) != 2:
-        raise OutputShapeError("build_preference_pairs should return (rows, counts)")
+        raise OutputShapeError(say("build_preference_pairs.shape", "build_preference_pairs should return (rows, counts)"))
     rows, counts = output
     if not isinstance(counts, dict):
-        raise OutputShapeError(f"the counts should be a dict with keys {list(COUNT_KEYS)}")
+        raise OutputShapeError(say("build_preference_pairs.counts", "the counts should be a dict with keys {keys}",
+                                   keys=list(COUNT_KEYS)))
     try:
         table = [[row[k] for k in PAIR_KEYS] for row in rows]
     except (KeyError, TypeError) as error:
-        raise OutputShapeError(f"each row should be a dict with keys {list(PAIR_KEYS)}: {error!r}") from error
+        raise OutputShapeError(say("build_preference_pairs.rows", "each row should be a dict with keys {keys}: {error!r}",
+                                   keys=list(PAIR_KEYS), error=error)) from error
     ordered = all(a[0] != b[0] or a[5] >= b[5] for a, b in zip(table, table[1:]))
     # Pairs with equal differences may come in any order: compare them in one canonical order.
     return {"pairs": sorted(table, key=lambda r: (str(r[0]), -float(r[5]), str(r[1]), str(r[2]))),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from alignment_kit.declaration import FUNCTION, Item
+from alignment_kit.i18n import say
 from alignment_kit.observe import Gradient
 from alignment_kit.outputs import OutputShapeError, OutputSpec
 from alignment_kit.probes import Probe, loss_probe
@@ -18,17 +19,19 @@ GRADIENT = Gradient({0: "chosen_logps", 1: "rejected_logps", 2: "ref_chosen_logp
 def _scalar(value, name):
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            raise OutputShapeError(f"dpo_loss should return {name} as a scalar (averaged over the batch), "
-                                   f"got shape {tuple(value.shape)}")
+            raise OutputShapeError(say("dpo_loss.scalar", "dpo_loss should return {name} as a scalar (averaged over "
+                                       "the batch), got shape {shape}", name=name, shape=tuple(value.shape)))
         return value.float().reshape(())
     if isinstance(value, (int, float)):
         return torch.tensor(float(value))
-    raise OutputShapeError(f"dpo_loss should return {name} as a tensor, got {type(value).__name__}")
+    raise OutputShapeError(say("dpo_loss.tensor", "dpo_loss should return {name} as a tensor, got {kind}", name=name,
+                               kind=type(value).__name__))
 
 
 def read(output) -> dict:
     if not isinstance(output, (tuple, list)) or len(output) != 3:
-        raise OutputShapeError("dpo_loss should return a tuple (loss, reward_accuracies, reward_margins)")
+        raise OutputShapeError(say("dpo_loss.tuple", "dpo_loss should return a tuple (loss, reward_accuracies, "
+                                   "reward_margins)"))
     names = ("loss", "reward_accuracies", "reward_margins")
     return {name: _scalar(value, name) for name, value in zip(names, output)}
 

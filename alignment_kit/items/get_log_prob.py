@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from alignment_kit.declaration import FUNCTION, Item
+from alignment_kit.i18n import say
 from alignment_kit.observe import Gradient
 from alignment_kit.outputs import OutputShapeError, OutputSpec
 from alignment_kit.probes import Probe, log_prob_probe
@@ -14,10 +15,11 @@ ITEM = Item("get_log_prob", "dpo_loss", 1.0, FUNCTION, "per-sequence log-probabi
 
 def read(output) -> dict:
     if not isinstance(output, torch.Tensor):
-        raise OutputShapeError(f"get_log_prob should return a tensor, got {type(output).__name__}")
+        raise OutputShapeError(say("get_log_prob.tensor", "get_log_prob should return a tensor, got {kind}",
+                                   kind=type(output).__name__))
     if output.dim() != 1:
-        raise OutputShapeError("get_log_prob should return one value per sequence (shape (batch,)), "
-                               f"got shape {tuple(output.shape)}")
+        raise OutputShapeError(say("get_log_prob.shape", "get_log_prob should return one value per sequence (shape "
+                                   "(batch,)), got shape {shape}", shape=tuple(output.shape)))
     return {"log_probs": output.float()}
 
 

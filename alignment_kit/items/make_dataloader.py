@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 from alignment_kit import observe
 from alignment_kit.declaration import FUNCTION, Item
+from alignment_kit.i18n import say
 from alignment_kit.outputs import OutputShapeError, OutputSpec
 from alignment_kit.probes import Probe, dataloader_rows
 
@@ -22,7 +23,8 @@ def read(output) -> dict:
     try:
         batches = list(output)
     except TypeError as error:
-        raise OutputShapeError(f"make_dataloader should return a DataLoader, got {type(output).__name__}") from error
+        raise OutputShapeError(say("make_dataloader.kind", "make_dataloader should return a DataLoader, got {kind}",
+                                   kind=type(output).__name__)) from error
     return {"batches": batches}
 
 

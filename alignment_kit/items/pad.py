@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from alignment_kit.declaration import FUNCTION, Item
+from alignment_kit.i18n import say
 from alignment_kit.outputs import OutputShapeError, OutputSpec
 from alignment_kit.probes import Probe, ints
 
@@ -12,7 +13,7 @@ ITEM = Item("pad", "data_prep", 0.2, FUNCTION, "stack 1-D tensors, padded on one
 
 def read(output) -> dict:
     if not isinstance(output, torch.Tensor) or output.dim() != 2:
-        raise OutputShapeError("pad should return one 2-D tensor of shape (batch, longest length)")
+        raise OutputShapeError(say("pad.shape", "pad should return one 2-D tensor of shape (batch, longest length)"))
     return {"padded": output, "dtype": str(output.dtype).replace("torch.", "")}
 
 

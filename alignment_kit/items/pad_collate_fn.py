@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from alignment_kit.declaration import FUNCTION, Item
+from alignment_kit.i18n import say
 from alignment_kit.outputs import OutputShapeError, OutputSpec, require_keys
 from alignment_kit.probes import Probe
 
@@ -17,7 +18,8 @@ def read(output) -> dict:
     output = require_keys("pad_collate_fn", output, COLLATE_KEYS)
     for key in COLLATE_KEYS:
         if not isinstance(output[key], torch.Tensor):
-            raise OutputShapeError(f"pad_collate_fn should return tensors; `{key}` is a {type(output[key]).__name__}")
+            raise OutputShapeError(say("pad_collate_fn.tensors", "pad_collate_fn should return tensors; `{key}` is a {kind}",
+                                       key=key, kind=type(output[key]).__name__))
     return {k: output[k] for k in COLLATE_KEYS}
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from alignment_kit.declaration import FUNCTION, Item
+from alignment_kit.i18n import say
 from alignment_kit.outputs import OutputShapeError, OutputSpec
 from alignment_kit.probes import PUBLIC_ROWS, Probe
 
@@ -11,7 +12,8 @@ ITEM = Item("to_implicit_prompt_preferences", "reward_model", 0.3, FUNCTION, "ro
 
 def read(output) -> dict:
     if not isinstance(output, dict) or "chosen" not in output or "rejected" not in output:
-        raise OutputShapeError("to_implicit_prompt_preferences should return a dict with `chosen` and `rejected`")
+        raise OutputShapeError(say("to_implicit_prompt_preferences.shape", "to_implicit_prompt_preferences should return "
+                                   "a dict with `chosen` and `rejected`"))
     return {"chosen": output["chosen"], "rejected": output["rejected"]}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from alignment_kit.declaration import FUNCTION, Item
+from alignment_kit.i18n import say
 from alignment_kit.outputs import OutputShapeError, OutputSpec, require_keys
 from alignment_kit.probes import PUBLIC_ROWS, Probe, kit_tokenizer, rendered_row
 
@@ -33,7 +34,8 @@ def read(output) -> dict:
         try:
             components[key] = [int(v) for v in value]
         except (TypeError, ValueError) as error:
-            raise OutputShapeError(f"tokenize_row `{key}` should hold token ids: {error}") from error
+            raise OutputShapeError(say("tokenize_row.ids", "tokenize_row `{key}` should hold token ids: {error}", key=key,
+                                       error=error)) from error
     return components
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from alignment_kit import observe
 from alignment_kit.declaration import FUNCTION, Item
+from alignment_kit.i18n import say
 from alignment_kit.outputs import OutputShapeError, OutputSpec
 from alignment_kit.probes import Probe, card_probe
 
@@ -29,8 +30,9 @@ def read(output, repo_id, stage, run) -> dict:
         card = ModelCard(str(output), ignore_metadata_errors=False)
         data, body = card.data.to_dict(), card.text
     except (ValueError, TypeError, AttributeError) as error:
-        raise OutputShapeError(f"write_model_card should return a model card (a YAML header between '---' lines, "
-                               f"then the text); huggingface_hub cannot read it: {error}") from error
+        raise OutputShapeError(say("write_model_card.unreadable", "write_model_card should return a model card (a YAML "
+                                   "header between '---' lines, then the text); huggingface_hub cannot read it: {error}",
+                                   error=error)) from error
     datasets = data.get("datasets") or []
     return {
         "base_model": data.get("base_model"),

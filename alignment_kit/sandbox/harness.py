@@ -25,7 +25,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from alignment_kit import items, observe, recorders
+from alignment_kit import i18n, items, observe, recorders
+from alignment_kit.i18n import say
 from alignment_kit.sandbox import guard, syscalls, wire
 
 
@@ -39,12 +40,13 @@ def _on_alarm(signum, frame):
 
 def short_error(error: BaseException) -> str:
     if isinstance(error, StudentTimeout):
-        return "timed out (an infinite loop, or far too slow)"
+        return say("worker.timed_out", "timed out (an infinite loop, or far too slow)")
     if isinstance(error, SystemExit):
-        return f"called sys.exit({error.code!r})"
+        return say("worker.exit", "called sys.exit({code!r})", code=error.code)
     frames = traceback.extract_tb(error.__traceback__)
     student = [f for f in frames if f.filename.startswith("<student")]
-    where = f" (line {student[-1].lineno} of {student[-1].filename.strip('<>')})" if student else ""
+    where = say("worker.where", " (line {line} of {place})", line=student[-1].lineno,
+                place=student[-1].filename.strip("<>")) if student else ""
     return observe.error_text(error)[:300] + where
 
 
@@ -104,8 +106,10 @@ def run_function(job: dict, name: str, snapshot: Builtins) -> dict:
     fn = namespace.get(function)
     snapshot.restore()
     if not callable(fn):
-        reason = f"`{function}` is not defined in the notebook"
-        return {"missing": reason + (f" (defining the notebook's code failed: {errors[0]})" if errors else "")}
+        reason = say("worker.not_defined", "`{function}` is not defined in the notebook", function=function)
+        failed = say("worker.definitions_failed", " (defining the notebook's code failed: {error})", error=errors[0]) \
+            if errors else ""
+        return {"missing": reason + failed}
     spec, probes = items.output(name), job["functions"][name]["probes"]
     observations, error = guarded(lambda: [observe.call(fn, p["args"], p["kwargs"], spec.observe, spec.gradient)
                                            for p in probes], limits["function_timeout_s"])
@@ -170,6 +174,8 @@ def run_job(job: dict) -> None:
     """Everything a worker does with one job, from its limits to sending the payload."""
     limits = job["limits"]
     os.chdir(job["scratch"])
+    i18n.use(job.get("language", i18n.SOURCE))  # the worker's own messages speak the notebook's language
+    i18n.catalog(i18n.current())  # read now, before the guards
     seed_everything()
     guard.limit_resources(limits["memory_mb"], limits["processes"], limits["scratch_mb"])
     if job["kind"] == "cell":
