@@ -37,7 +37,7 @@ def not_credited() -> str:
 
 def shown(name: str) -> str:
     """A line's name (declared in English below) in the current language."""
-    return i18n.text(f"line.{i18n.slug(name)}", name)
+    return i18n.declared("line", name)
 
 
 @dataclass

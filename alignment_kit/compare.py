@@ -160,7 +160,7 @@ def ok(note: str = "") -> str:
 
 def requirement(english: str) -> str:
     """A requirement of an output (declared in English beside the item) in the current language."""
-    return i18n.text(f"requirement.{i18n.slug(english)}", english)
+    return i18n.declared("requirement", english)
 
 
 def fraction_passed(points: float, verdicts: list[Verdict]) -> float:

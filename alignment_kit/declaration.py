@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alignment_kit import i18n
+
 FUNCTION, CELL, MANUAL = "function", "cell", "manual"
 KINDS = (FUNCTION, CELL, MANUAL)
 
@@ -41,8 +43,6 @@ class Item:
     @property
     def shown_title(self) -> str:
         """The title in the current language (catalog key "item.<name>")."""
-        from alignment_kit import i18n
-
         return i18n.text(f"item.{self.name}", self.title)
 
     @property

@@ -90,9 +90,20 @@ def say(key: str, english: str, **params) -> str:
     return template.format(**params) if params else template
 
 
+def declared_key(kind: str, english: str) -> str:
+    """The catalog key of a text declared as data (a probe label, a line name, a requirement): its kind and
+    its first words."""
+    return f"{kind}.{slug(english)}"
+
+
+def declared(kind: str, english: str) -> str:
+    """A text declared as data, in English, in the current language (see `declared_key`)."""
+    return text(declared_key(kind, english), english) if english else english
+
+
 def label(english: str) -> str:
-    """A probe's or a configuration's label (declared as data, in English) in the current language."""
-    return text(f"probe.{slug(english)}", english) if english else english
+    """A probe's or a configuration's label in the current language."""
+    return declared("probe", english)
 
 
 def in_every_language(make: Callable[[], str]) -> dict[str, str]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import html
 
+from alignment_kit.i18n import say
+
 CSS = """
 *{box-sizing:border-box}
 body{margin:0;background:#fff;color:#1f2430;font:15px/1.5 "DejaVu Sans",Verdana,Arial,sans-serif}
@@ -36,13 +38,19 @@ table.diff td.diff_header,table.diff td.diff_next{width:2.5em}
 table.diff .diff_add{background:#dff3e3}table.diff .diff_chg{background:#fff2c2}table.diff .diff_sub{background:#fbe0de}
 """
 
-WORDS = {"passed": "passed", "failed": "failed", "manual": "pending", "fault": "fault", "none": "none"}
 
 
-def badge(status: str, word: str | None = None) -> str:
-    """A status as a coloured word (no emoji font needed); `word` is the word in the page's language."""
-    kind = status if status in WORDS else "none"
-    return f'<span class="badge {kind}">{esc(word or WORDS[kind])}</span>'
+def status_word(status: str) -> str:
+    """A status in words, in the current language ("none" for a status the pages do not know)."""
+    return {"passed": say("feedback.passed", "passed"), "failed": say("feedback.failed", "failed"),
+            "manual": say("feedback.pending", "pending"), "fault": say("pages.fault", "fault")}.get(
+        status, say("pages.none", "none"))
+
+
+def badge(status: str) -> str:
+    """A status as a coloured word (no emoji font needed)."""
+    kind = status if status in ("passed", "failed", "manual", "fault") else "none"
+    return f'<span class="badge {kind}">{esc(status_word(kind))}</span>'
 
 
 def esc(text) -> str:

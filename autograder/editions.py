@@ -49,8 +49,8 @@ def english_texts(notebook: dict) -> dict[str, str | list[str]]:
             continue
         if cell["cell_type"] == "markdown":
             texts[cell["id"]] = _source(cell)
-        elif cell["cell_type"] == "code" and notebook_text.fragments(_source(cell)):
-            texts[cell["id"]] = notebook_text.fragments(_source(cell))
+        elif cell["cell_type"] == "code" and (fragments := notebook_text.fragments(_source(cell))):
+            texts[cell["id"]] = fragments
     return texts
 
 

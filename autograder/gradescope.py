@@ -133,8 +133,7 @@ def results_json(result, config: GradescopeConfig, notebook: str) -> dict:
         test["visibility"] = config.visibility_of(test["tags"][0])
         if len(test["name"]) > MAX_TEST_NAME:
             test["name"] = test["name"][:MAX_TEST_NAME - 1] + "…"
-    graded = (say("gradescope.graded", "Graded `{notebook}`.", notebook=notebook) if not result.error
-              else say("record.not_gradable", "The notebook could not be graded: {error}", error=result.error))
+    graded = say("gradescope.graded", "Graded `{notebook}`.", notebook=notebook) if not result.error else result.summary()
     hidden = sorted({t["visibility"] for t in data["tests"]} - {"visible"})
     if hidden:  # the overall output must not give away what the tests will only show later
         data["output"] = graded + " " + say("gradescope.shown", "The autograded results are shown {when}.",
@@ -155,14 +154,12 @@ def run(root: Path) -> int:
     config = GradescopeConfig(**json.loads((root / "source" / "gradescope.json").read_text(encoding="utf-8")))
     limits = Limits(memory_mb=config.memory_mb)
     print(sandbox().describe(limits), flush=True)
-    notebook, problem = find_notebook(root / "submission")
-    student = _student(root)
-    if notebook is None:
-        with i18n.speaking(config.language or i18n.SOURCE):
-            notebook, problem = find_notebook(root / "submission")  # its reason, in the course's language
-            result = GradeRecord(student, "", "", zero_everything(problem), error=problem,
-                                 language=config.language or i18n.SOURCE)
-    else:
+    student, course_language = _student(root), config.language or i18n.SOURCE
+    with i18n.speaking(course_language):  # without a notebook, its reason is in the course's language
+        notebook, problem = find_notebook(root / "submission")
+        if notebook is None:
+            result = GradeRecord(student, "", "", zero_everything(problem), error=problem, language=course_language)
+    if notebook is not None:
         try:
             result = Grader(limits).grade(notebook, student, config.language or None)
         except Exception as error:  # noqa: BLE001 - a grader fault still gets a results.json, flagged

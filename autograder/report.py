@@ -12,12 +12,6 @@ from autograder.results import GradeRecord
 MARK_STYLE = {"passed": "**{}**", "failed": "**{}**", "manual": "*{}*"}  # words: no emoji font needed
 
 
-def status_word(status: str) -> str:
-    """A line's status in words, in the current language."""
-    return {"passed": say("feedback.passed", "passed"), "failed": say("feedback.failed", "failed"),
-            "manual": say("feedback.pending", "pending")}[status]
-
-
 def _part_heading(result: GradeRecord, part: items.Part) -> str:
     score = result.part_scores()[part.name]
     manual = round(part.points - part.autograded_points, 4)
@@ -54,12 +48,11 @@ def markdown(result: GradeRecord) -> str:
         lines += [f"## {_part_heading(result, part)}", "", "| | " + " | ".join(_columns()[1:]) + " |", "|---|---|---|---|"]
         for test in tests:
             message = test.output.split("\n\n")[0].replace("\n", "<br>").replace("|", "\\|")
-            lines.append(f"| {MARK_STYLE[test.status].format(status_word(test.status))} | {test.name} | {_points(test)} | {message} |")
+            lines.append(f"| {MARK_STYLE[test.status].format(pages.status_word(test.status))} | {test.name} | {_points(test)} | {message} |")
         for test in (t for t in tests if t.status == "manual"):
             lines += ["", "**" + say("feedback.your_answer", "Your answer ({item}):", item=test.item) + "**", "", "```",
                       _answer(test).strip(), "```"]
-            lines += [f"![{say('feedback.figure', '{item}, figure {number}', item=test.item, number=n)}]({name})"
-                      for n, name in enumerate(_figure_files(result, test.item), 1)]
+            lines += [f"![{_figure_caption(test.item, n)}]({name})" for n, name in enumerate(_figure_files(result, test.item), 1)]
         for name in _plotted(result, tests):
             lines += ["", f"![{_curve_caption(name)}]({_curve_file(name)})"]
         lines.append("")
@@ -85,6 +78,10 @@ def _columns() -> list[str]:
             say("feedback.col_points", "points"), say("feedback.col_message", "message")]
 
 
+def _figure_caption(item: str, number: int) -> str:
+    return say("feedback.figure", "{item}, figure {number}", item=item, number=number)
+
+
 def _curve_caption(name: str) -> str:
     return say("feedback.curve", "{item}: your run against the reference", item=name)
 
@@ -95,7 +92,7 @@ def html_page(result: GradeRecord) -> str:
     for part in items.PARTS:
         tests = [t for t in result.tests if t.part == part.name]
         body.append(f"<h2>{esc(_part_heading(result, part))}</h2>")
-        rows = "".join(f'<tr class="line" data-item="{esc(t.item)}"><td>{badge(t.status, status_word(t.status))}</td>'
+        rows = "".join(f'<tr class="line" data-item="{esc(t.item)}"><td>{badge(t.status)}</td>'
                        f'<td>{esc(t.name)}</td><td class="num">{esc(_points(t))}</td>'
                        f'<td><div class="msg">{esc(t.output)}</div></td></tr>' for t in tests)
         status, check, points, message = (esc(c) for c in _columns())
@@ -103,7 +100,7 @@ def html_page(result: GradeRecord) -> str:
                     f'<thead><tr><th>{status}</th><th>{check}</th><th class="num">{points}</th><th>{message}</th></tr>'
                     f"</thead><tbody>{rows}</tbody></table>")
         for test in (t for t in tests if t.status == "manual"):
-            body += [f'<p><img src="{name}" alt="{esc(say("feedback.figure", "{item}, figure {number}", item=test.item, number=n))}"></p>'
+            body += [f'<p><img src="{name}" alt="{esc(_figure_caption(test.item, n))}"></p>'
                      for n, name in enumerate(_figure_files(result, test.item), 1)]
         for name in _plotted(result, tests):
             body.append(f'<p><img src="{_curve_file(name)}" alt="{esc(_curve_caption(name))}"></p>')

@@ -60,8 +60,8 @@ def runtime_english() -> dict[str, str]:
     english.update({f"part.{p.name}": p.title for p in items.PARTS})
     english.update({f"item.{i.name}": i.title for i in items.ITEMS})
     for item in items.items_of(items.FUNCTION):
-        english.update({f"requirement.{i18n.slug(r)}": r for r in (items.output(item.name).requirements or {}).values()})
-    english.update({f"line.{i18n.slug(name)}": name for name in cell_judges.line_names()})
+        english.update({i18n.declared_key("requirement", r): r for r in (items.output(item.name).requirements or {}).values()})
+    english.update({i18n.declared_key("line", name): name for name in cell_judges.line_names()})
     english.update(_labels(items.public_probes(i.name) for i in items.items_of(items.FUNCTION)))
     return english
 
@@ -72,9 +72,10 @@ def _labels(probe_lists) -> dict[str, str]:
     for probes in probe_lists:
         for probe in probes:
             label = probe[0] if isinstance(probe, tuple) else probe.label
-            if label and found.setdefault(f"probe.{i18n.slug(label)}", label) != label:
-                raise DeclarationError(f"two labels share the key probe.{i18n.slug(label)}: {found[f'probe.{i18n.slug(label)}']!r} "
-                                       f"and {label!r}; make their first words differ")
+            key = i18n.declared_key("probe", label)
+            if label and found.setdefault(key, label) != label:
+                raise DeclarationError(f"two labels share the key {key}: {found[key]!r} and {label!r}; make their first "
+                                       "words differ")
     return found
 
 

@@ -5,7 +5,7 @@ student runtime (`alignment_kit/items/<name>.py`, `alignment_kit.compare`); this
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from alignment_kit import i18n
@@ -23,7 +23,7 @@ class Mistake:
 
     def keyed(self, item: str) -> "Mistake":
         key = self.key or i18n.slug(self.message)
-        return Mistake(self.message, self.implementation, key if "." in key else f"{item}.{key}")
+        return replace(self, key=key if "." in key else f"{item}.{key}")
 
     def text(self) -> str:
         """The message in the current language."""
