@@ -12,15 +12,16 @@
 """
 from __future__ import annotations
 
+import ast
 import tempfile
 from pathlib import Path
 
-from alignment_kit import cell_judges, cell_outcomes, items, recorders
+from alignment_kit import cell_judges, cell_outcomes, items, loop_judge, recorders
 from alignment_kit.compare import SelfCheckFailed, checks_failed, ok
 from alignment_kit.expectations import expected_public
 from alignment_kit.i18n import say
 from alignment_kit.notebook_code import strip_magics
-from alignment_kit.scoring import ScoredLine, line
+from alignment_kit.scoring import ScoredLine, line, shown
 
 
 def report(name: str, results: list[ScoredLine], notes: list[str] = ()) -> None:
@@ -46,14 +47,20 @@ def _kernel():
     return shell
 
 
-def last_cell_with(marker: str, shell=None) -> str:
-    """The source of the last cell run in this kernel that contains `marker` (other than a check)."""
+def last_cell_of(item: str, shell=None) -> str:
+    """The source of the last cell run in this kernel that does what the re-run cell `item` does (other than a
+    check), found as the grader finds it when its metadata is gone."""
     shell = shell or _kernel()
+    signature = items.item(item).finds
     for source in reversed(shell.history_manager.input_hist_raw):
-        if marker in source and "selfcheck." not in source:
+        try:
+            tree = ast.parse(strip_magics(source))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        if "selfcheck." not in source and signature.fits(tree):
             return strip_magics(source)
-    raise SelfCheckFailed(say("cell_checks.run_first", "run the cell that contains `{marker}` first: this check re-runs "
-                              "it", marker=marker))
+    raise SelfCheckFailed(say("cell_checks.run_first_cell", "run the cell that {does} first: this check re-runs it",
+                              does=signature.describe()))
 
 
 def check_dpo_training_loop() -> None:
@@ -61,7 +68,7 @@ def check_dpo_training_loop() -> None:
     shell = _kernel()
     namespace = dict(shell.user_ns)
     stored = expected_public(recorders.LOOP)
-    source = last_cell_with(items.item(recorders.LOOP).marker, shell)
+    source = last_cell_of(recorders.LOOP, shell)
     config = stored["config"]
     with tempfile.TemporaryDirectory() as scratch:
         given, state = recorders.prepare_loop(config, Path(scratch))
@@ -75,11 +82,11 @@ def check_dpo_training_loop() -> None:
         left = recorders.collect_loop(namespace, state)
     run = {**left["facts"], **cell_outcomes.evaluate_loop(config, left["outcome"])}
     device = config.get("device", "cpu")
-    results, _ = cell_judges.judge_loop([cell_judges.Configuration("", run, stored["runs"], stored["messages"], device)])
+    results, _ = loop_judge.judge_loop([loop_judge.Configuration.of("", run, stored, device)])
     if error:
-        results.insert(0, line(cell_judges.shown(cell_judges.RAN_TO_THE_END), 0.0, False,
+        results.insert(0, line(shown(cell_judges.RAN_TO_THE_END), 0.0, False,
                                say("cell_checks.loop_raised", "the loop raised {error}", error=error)))
-    report(say("cell_checks.loop", "DPO training loop"), results, cell_judges.loop_notes(run))
+    report(say("cell_checks.loop", "DPO training loop"), results, loop_judge.loop_notes(run))
 
 
 def _settings(settings) -> dict:
@@ -100,7 +107,7 @@ def check_reward_training(reward_trainer, reward_model, tokenizer, settings, row
         if not all(math.isfinite(float(s)) for s in scores):
             problems.append(say("cell_checks.not_finite", "the reward model gives scores that are not finite: {scores}",
                                 scores=scores.tolist()))
-    setup = cell_judges.shown(cell_judges.REWARD_SETUP_NAME)
+    setup = shown(cell_judges.REWARD_SETUP_NAME)
     report(say("cell_checks.reward", "reward model"),
            [line(setup, 0.2, not problems, ok() if not problems else "; ".join(problems))])
 

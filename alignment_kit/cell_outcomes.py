@@ -3,8 +3,10 @@
 A worker sends the logged values and the trained weights (`recorders.collect_*`); these functions
 turn them into numbers with models and data of their own, so nothing the cell's process did to
 itself can change them:
-* the loop: the logged losses, accuracies and margins as floats, and the trained policy's log-ratio
-  against the untrained model on each of the configuration's sequences;
+* the loop: the logged losses, accuracies and margins as floats; the policy's log-ratio against the
+  untrained model on each of the configuration's sequences after each change of its weights (the
+  last one is the trained policy), and how many times they changed; the reference model's log-ratio
+  against its own start (zeros when it stayed frozen);
 * the reward cell: the trained reward model's accuracy on held-out pairs its worker never saw;
 * the PPO cell: the trained policy's log-probabilities of a fixed reply to each of the configuration's
   prompts.
@@ -22,6 +24,7 @@ from typing import Any
 import torch
 
 from alignment_kit.i18n import say
+from alignment_kit.recorders import LOOP_WEIGHT_DECAY
 
 # A policy's log-ratios or log-probs agree when within this (fp32 on one CPU, any valid way of writing
 # the cell: one concatenated forward pass moved them by 3e-5; known mistakes move them by 0.02 to 5).
@@ -83,23 +86,29 @@ def _load(model, tensors) -> None:
 @torch.no_grad()
 def sequence_logps(model, sequences: list[tuple[list[int], list[int]]]) -> list[float]:
     """Sum of log p(token | prefix) over the masked positions of each (ids, mask) sequence (one batch,
-    padded on the right: a causal model's earlier positions do not see the padding)."""
+    padded on the right: a causal model's earlier positions do not see the padding). The vocabulary is
+    projected at the masked positions only, which is most of the cost saved."""
     model.eval()
     width = max(len(ids) for ids, _ in sequences)
     ids = torch.tensor([list(i) + [0] * (width - len(i)) for i, _ in sequences])
     masks = torch.tensor([list(m) + [0] * (width - len(m)) for _, m in sequences], dtype=torch.float32)
     attention = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in sequences])
-    logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()
-    token_logps = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
-    return (token_logps * masks[:, 1:]).sum(-1).tolist()
+    hidden = model.get_decoder()(input_ids=ids, attention_mask=attention).last_hidden_state
+    rows, positions = (masks[:, 1:] != 0).nonzero(as_tuple=True)  # position t predicts token t + 1
+    logits = model.get_output_embeddings()(hidden[rows, positions]).float()
+    token_logps = logits.gather(-1, ids[rows, positions + 1, None])[:, 0] - torch.logsumexp(logits, dim=-1)
+    sums = torch.zeros(len(sequences), dtype=torch.float64)
+    sums.index_add_(0, rows, (token_logps * masks[rows, positions + 1]).double())
+    return sums.tolist()
 
 
-def untrained_logps(sequences: list[tuple[list[int], list[int]]]) -> list[float]:
-    """`sequence_logps` of the untrained tiny policy (the same for every run of a configuration: computed once)."""
-    key = tuple((tuple(ids), tuple(mask)) for ids, mask in sequences)
+def untrained_logps(sequences: list[tuple[list[int], list[int]]], seed: int | None = None) -> list[float]:
+    """`sequence_logps` of the untrained tiny policy (or of the tiny model built with `seed`): the same for
+    every run of a configuration, so computed once."""
+    key = (seed, tuple((tuple(ids), tuple(mask)) for ids, mask in sequences))
     with _BUILDING:
         if key not in _UNTRAINED:
-            _UNTRAINED[key] = sequence_logps(copy.deepcopy(_pristine("policy")), sequences)
+            _UNTRAINED[key] = sequence_logps(copy.deepcopy(_pristine("policy", seed)), sequences)
         return _UNTRAINED[key]
 
 
@@ -118,38 +127,97 @@ _BUILDING = threading.RLock()
 _UNTRAINED: dict[tuple, list[float]] = {}
 
 
-@functools.lru_cache(maxsize=2)
-def _pristine(kind: str):
-    """The untrained tiny model of `kind`, built once: building seeds torch's global generator, which the
-    grader's threads share, so each evaluation takes a copy of this one instead of building its own."""
+@functools.lru_cache(maxsize=4)
+def _pristine(kind: str, seed: int | None = None):
+    """The untrained tiny model of `kind` (built with `seed`, default the kit's), built once: building seeds
+    torch's global generator, which the grader's threads share, so each evaluation takes a copy of this one
+    instead of building its own."""
     from alignment_kit.probes import kit_tokenizer
-    from alignment_kit.tiny import make_tiny_causal_lm, make_tiny_reward_model
+    from alignment_kit.tiny import TINY_SEED, make_tiny_causal_lm, make_tiny_reward_model
 
+    seed = TINY_SEED if seed is None else seed
     with _BUILDING:
         if kind == "policy":
-            return make_tiny_causal_lm(kit_tokenizer())
-        model = make_tiny_reward_model(kit_tokenizer())
+            return make_tiny_causal_lm(kit_tokenizer(), seed=seed)
+        model = make_tiny_reward_model(kit_tokenizer(), seed=seed)
         model.config.pad_token_id = kit_tokenizer().pad_token_id
         return model
 
 
-def _tiny_policy():
-    return copy.deepcopy(_pristine("policy"))
+def _tiny_policy(seed: int | None = None):
+    return copy.deepcopy(_pristine("policy", seed))
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    """Whether two sets of weights by name are equal (handed-over data may hold anything: unequal then)."""
+    return isinstance(a, dict) and a.keys() == b.keys() and all(
+        isinstance(a[name], torch.Tensor) and a[name].dtype == b[name].dtype and a[name].shape == b[name].shape
+        and torch.equal(a[name], b[name]) for name in a)
+
+
+def _logratios(model, tensors, sequences, seed: int | None = None) -> list[float]:
+    """Log-ratios against the untrained model (of `seed`) of `model` loaded with `tensors`."""
+    _load(model, tensors)
+    return [a - b for a, b in zip(sequence_logps(model, sequences), untrained_logps(sequences, seed))]
+
+
+def policy_chain(outcome: dict, sequences) -> tuple[list[list[float]], list[dict]]:
+    """The policy's log-ratios after each change of its weights, the trained policy last, and the weights at
+    each change. The changes are found here, by comparing the handed-over weights with each other and with
+    the untrained policy (a worker that hands over the same weights twice does not make a step of it)."""
+    states = outcome.get("policy_states")
+    states = [*states, outcome.get("policy")] if isinstance(states, list) else [outcome.get("policy")]
+    model, last, chain, changes = _tiny_policy(), dict(_pristine("policy").named_parameters()), [], []
+    for tensors in states:
+        if _same_weights(tensors, last):
+            continue
+        chain.append(_logratios(model, tensors, sequences))
+        changes.append(tensors)
+        last = tensors
+    return chain or [[0.0] * len(sequences)], changes
+
+
+def adamw_first_step(after: dict, learning_rate: float, weight_decay: float) -> bool:
+    """Whether the first change of the policy is a first step of the loop's AdamW, on some gradient: AdamW's
+    first step moves every weight by lr * g / (|g| + eps) after the decay, so nearly every weight of a layer
+    that got a gradient moves by the learning rate, and none by more. Values logged without training, or
+    weights changed by hand, are not this (the embedding, whose unused rows get no gradient, is left out)."""
+    start = dict(_pristine("policy").named_parameters())
+    moved, total = 0, 0
+    for name, weight in after.items():
+        if "embed" in name:
+            continue
+        change = (weight.double() - start[name].detach().double() * (1 - learning_rate * weight_decay)).abs()
+        if bool((change > learning_rate * 1.001 + 1e-9).any()):
+            return False
+        moved += int((change >= learning_rate * 0.99).sum())
+        total += change.numel()
+    return total > 0 and moved >= total / 2
 
 
 def evaluate_loop(config: dict, outcome: Any) -> dict:
-    """The loop's logged values as floats, and its trained policy's log-ratios against the untrained one."""
+    """The loop's logged values as floats; its policy's log-ratios against the untrained one after each change
+    and at the end, and the number of changes; the reference model's log-ratios against its start."""
     outcome = outcome if isinstance(outcome, dict) else {}
     evaluated = {name: floats(outcome.get(name)) for name in ("losses", "accs", "margins")}
     sequences = loop_sequences(config)
-    trained = _tiny_policy()
     try:
-        _load(trained, outcome.get("policy"))
-        evaluated["policy_logratios"] = [a - b for a, b in zip(sequence_logps(trained, sequences),
-                                                               untrained_logps(sequences))]
-        evaluated["policy_problem"] = ""
+        evaluated["policy_states"], changes = policy_chain(outcome, sequences)
+        evaluated.update(policy_logratios=evaluated["policy_states"][-1], policy_problem="", moves=len(changes),
+                         first_move_adamw=bool(changes) and adamw_first_step(changes[0], config["learning_rate"],
+                                                                             LOOP_WEIGHT_DECAY))
     except OutcomeError as problem:
-        evaluated["policy_logratios"], evaluated["policy_problem"] = None, str(problem)
+        evaluated.update(policy_states=None, moves=None, policy_logratios=None, policy_problem=str(problem),
+                         first_move_adamw=False)
+    seed = config.get("reference_seed")
+    try:
+        reference, start = outcome.get("reference"), dict(_pristine("policy", seed).named_parameters())
+        frozen = isinstance(reference, dict) and _same_weights(reference, start)
+        evaluated["reference_logratios"] = ([0.0] * len(sequences) if frozen else
+                                            _logratios(_tiny_policy(seed), reference, sequences, seed))
+        evaluated["reference_problem"] = ""
+    except OutcomeError as problem:
+        evaluated["reference_logratios"], evaluated["reference_problem"] = None, str(problem)
     return evaluated
 
 
@@ -161,8 +229,9 @@ def reward_scores(model, conversations: list[list[dict]]) -> list[float]:
 
 
 def evaluate_reward(held_out: list[dict], outcome: Any) -> dict:
-    """Accuracy of the handed-over reward model on `held_out` (chosen above rejected), and whether it moved
-    at all from the model it starts from (the tiny checkpoint with a fresh one-output head)."""
+    """Accuracy of the handed-over reward model on `held_out` (chosen above rejected), whether it moved at all
+    from the model it starts from (the tiny checkpoint with a fresh one-output head), and its scores (chosen,
+    then rejected), which a replay of its run must give too."""
     outcome = outcome if isinstance(outcome, dict) else {}
     model = copy.deepcopy(_pristine("reward"))
     try:
@@ -174,7 +243,7 @@ def evaluate_reward(held_out: list[dict], outcome: Any) -> dict:
     chosen = reward_scores(model, [row["chosen"] for row in held_out])
     rejected = reward_scores(model, [row["rejected"] for row in held_out])
     accuracy = sum(c > r for c, r in zip(chosen, rejected)) / len(held_out) if held_out else None
-    return {"accuracy": accuracy, "trained": not untrained, "problem": ""}
+    return {"accuracy": accuracy, "trained": not untrained, "problem": "", "scores": chosen + rejected}
 
 
 def ppo_sequences(config: dict) -> list[tuple[list[int], list[int]]]:

@@ -89,11 +89,13 @@ class SelfCheckFailed(AssertionError):
 
 @dataclass
 class Verdict:
-    """How one probe went: passed or not, with the message a student reads."""
+    """How one probe went: passed or not, with the message a student reads ("{probe}: {problem}"). `problem`
+    is what went wrong without naming the probe, so that a mistake seen on several probes is said once."""
 
     probe: str
     passed: bool
     message: str
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,20 +116,21 @@ def judge(name: str, label: str, student: dict, expected: dict, mistakes: list[t
     message with its run on the same probe. `requirements` maps a component to the requirement it
     stands for (such as "keep the input's dtype"); a wrong component with a requirement names it.
     """
-    shown = i18n.label(label)  # in messages; the verdict keeps the label itself
     if "error" in expected:
         raise RuntimeError(f"the expected output of {name} on {label} is an error: {expected['error']}")
     if "error" in student:
-        return Verdict(label, False, say("compare.raised", "{name} raised on {label}: {error}", name=name, label=shown,
-                                         error=student["error"]))
+        error = student["error"]
+        return Verdict(label, False, say("compare.raised", "{name} raised on {label}: {error}", name=name,
+                                         label=i18n.label(label), error=error),
+                       say("compare.raised_problem", "{name} raised: {error}", name=name, error=error))
     got, want = student.get("output"), expected["output"]
     if not isinstance(got, dict):
-        return Verdict(label, False, say("compare.unreadable", "{label}: the output could not be read", label=shown))
+        return _failed(label, say("compare.unreadable", "the output could not be read"))
     mistakes = [(pick(message), run) for message, run in mistakes]
     whole = [message for message, run in mistakes
              if "output" in run and _same(got, run["output"], tolerance) and not _same(run["output"], want, tolerance)]
     if whole:  # one known mistake explains the whole output
-        return Verdict(label, False, f"{shown}: {whole[0]}")
+        return _failed(label, whole[0])
     problems = []
     for component, value in want.items():
         if component not in got:
@@ -150,7 +153,30 @@ def judge(name: str, label: str, student: dict, expected: dict, mistakes: list[t
                                 component=component, expected=describe(value), got=describe(got[component])))
     if not problems:
         return Verdict(label, True, ok())
-    return Verdict(label, False, f"{shown}: " + "; ".join(problems))
+    return _failed(label, "; ".join(problems))
+
+
+def _failed(label: str, problem: str) -> Verdict:
+    """A failed probe: its label in the message's language (the verdict keeps the label itself) and its problem."""
+    return Verdict(label, False, f"{i18n.label(label)}: {problem}", problem)
+
+
+def said_once(verdicts: list[Verdict]) -> list[str]:
+    """One line per problem of the failed probes, in the order first seen: a problem seen on one probe is
+    "{probe}: {problem}", one seen on several is said once and followed by the probes it was seen on."""
+    seen: dict[str, list[Verdict]] = {}
+    for verdict in verdicts:
+        if not verdict.passed:
+            seen.setdefault(verdict.problem or verdict.message, []).append(verdict)
+    return [group[0].message if len(group) == 1 else seen_on(problem, [v.probe for v in group])
+            for problem, group in seen.items()]
+
+
+def seen_on(problem: str, labels: list[str]) -> str:
+    """A problem followed by the probes it was seen on: "... (on 3 probes: "a", "b", "c")"."""
+    probes = i18n.counted(len(labels), say("compare.probes", "probe|probes"))
+    quoted = ", ".join(say("compare.quoted", '"{label}"', label=i18n.label(label)) for label in labels)
+    return say("compare.seen_on", "{problem} (on {probes}: {labels})", problem=problem, probes=probes, labels=quoted)
 
 
 def ok(note: str = "") -> str:

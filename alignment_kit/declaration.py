@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alignment_kit import i18n
+from alignment_kit.cell_signature import CellSignature
 
 FUNCTION, CELL, MANUAL = "function", "cell", "manual"
 KINDS = (FUNCTION, CELL, MANUAL)
@@ -25,15 +26,15 @@ class Item:
     kind: str
     title: str
     order: int = 0  # its place within its part (items of a part are listed by this, then by name)
-    marker: str = ""  # re-run cells: a line that finds the cell when its nbgrader metadata is gone
+    finds: CellSignature | None = None  # re-run cells: what the cell does, to find it when its metadata is gone
     figures: str = ""  # hand-graded: the grade_id of the cell whose saved figures the grader is shown
     function: str = ""  # graded functions: the function called, when it is not the item's name
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.kind == CELL and not self.marker:
-            raise ValueError(f"the re-run cell {self.name!r} needs a marker line")
+        if self.kind == CELL and self.finds is None:
+            raise ValueError(f"the re-run cell {self.name!r} needs `finds`: the CellSignature that finds it by its content")
 
     @property
     def grade_id(self) -> str:

@@ -122,6 +122,13 @@ def pick(message) -> str:
     return str(message)
 
 
+def listed(words: list[str]) -> str:
+    """Words joined for a sentence: "a", "a and b", "a, b and c" (in the current language)."""
+    if len(words) < 2:
+        return "".join(words)
+    return say("list.and", "{first} and {last}", first=", ".join(words[:-1]), last=words[-1])
+
+
 def counted(count: int, forms: str) -> str:
     """"{count} {noun}" with the noun's form for `count`: `forms` is a message of the forms separated by "|",
     in the language's order (English: one|many; Russian: one|few|many, as in 1 шаг, 2 шага, 5 шагов)."""

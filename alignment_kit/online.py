@@ -13,9 +13,9 @@ import itertools
 
 import torch
 
-from alignment_kit import items, recorders
+from alignment_kit import recorders
 from alignment_kit.accumulation import unwrapped
-from alignment_kit.cell_checks import last_cell_with
+from alignment_kit.cell_checks import last_cell_of
 from alignment_kit.helpers import generate_reply, reward_scores, user_turn
 
 
@@ -60,7 +60,7 @@ def train_round(namespace: dict, policy, loader, steps: int, learning_rate: floa
     Returns (the trained copy, its logged losses)."""
     from IPython import get_ipython
 
-    source = last_cell_with(items.item(recorders.LOOP).marker, get_ipython())
+    source = last_cell_of(recorders.LOOP, get_ipython())
     trained, reference = copy.deepcopy(policy), copy.deepcopy(policy).eval()
     run = dict(namespace, policy_model=trained, ref_model=reference, train_loader=loader, NUM_DPO_STEPS=steps,
                optimizer=torch.optim.AdamW(trained.parameters(), lr=learning_rate), losses=[], accs=[], margins=[],

@@ -7,9 +7,10 @@ student's own); `collect` hands over what the cell left behind, as data, in two 
 * `facts`: what the recorders saw (the rows fed to the policy, the masks, calls and counters, how a
   trainer was built). They come from the process that ran student code, so they are claims: they
   can name a mistake and take points away, never earn a point;
-* `outcome`: what only the computation itself produces (the logged losses, the trained weights, a
-  trainer's run with what it started from). The grader evaluates these itself (`cell_outcomes.py`)
-  and compares them with the reference's run under the same configuration and seeds.
+* `outcome`: what only the computation itself produces (the logged losses, the trained weights, the
+  loop's policy at each step and its reference model at the end, a trainer's run with what it started
+  from). The grader evaluates these itself (`cell_outcomes.py`) and compares them with the
+  reference's run under the same configuration and seeds.
 The grader runs this in its workers; the public checks run it in the notebook's kernel. Judging
 lives in `cell_judges.py`; nothing here knows what the right facts or outcomes are.
 """
@@ -18,12 +19,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import random
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import torch
+
+from alignment_kit.trainer_runs import model_config, record_runs, weights
 
 LOOP, REWARD, PPO = "dpo_training_loop", "reward_training", "ppo_training"
 
@@ -31,14 +33,7 @@ LOOP, REWARD, PPO = "dpo_training_loop", "reward_training", "ppo_training"
 # Python-level functions or nn.Module's methods does not change what the recorders see.
 _grad_enabled = torch._C.is_grad_enabled
 _named_parameters = torch.nn.Module.named_parameters
-_MODULE, _TENSOR, _isinstance, _equal = torch.nn.Module, torch.Tensor, isinstance, torch.equal
-
-
-def weights(model) -> dict[str, torch.Tensor] | None:
-    """A module's parameters by name (each tied tensor once), as they are now (copies); None if not a module."""
-    if not _isinstance(model, _MODULE):
-        return None
-    return {name: parameter.detach().clone() for name, parameter in _named_parameters(model)}
+_equal = torch.equal
 
 
 def _real_tokens(input_ids, attention_mask) -> list[tuple[int, ...]]:
@@ -56,21 +51,69 @@ def _counting(method, state: dict, key: str):
 
 
 # ---------------------------------------------------------------------------------- DPO loop
+LOOP_WEIGHT_DECAY = 0.01  # the loop's AdamW (torch's default, written out: the judging side checks its first step)
+# Calls whose arguments say how a loop varies from the reference (gradient clipping): the fact that
+# records them -> the argument recorded. The judge compares the loop with the grader's run of the same
+# variation; the fact only says which run to compare with.
+CLIPPING = {"clip_grad_norm_": ("clip_norms", "max_norm"), "clip_grad_value_": ("clip_values", "clip_value")}
+_CLIPS: dict = {}  # the run being recorded (None between runs), and the original functions
+
+
+def _record_clipping(state: dict | None) -> None:
+    """While `state` is given, note the threshold of every gradient clipping call into it; `None` puts the
+    original functions back. Both names of each function are patched (`torch.nn.utils.X` and
+    `torch.nn.utils.clip_grad.X`), so an import made before or during the cell finds the recording one."""
+    from torch.nn.utils import clip_grad
+
+    _CLIPS["state"] = state
+    for name, (fact, argument) in CLIPPING.items():
+        original = _CLIPS.setdefault(name, getattr(clip_grad, name))
+
+        def recording(parameters, *args, _original=original, _fact=fact, _argument=argument, **kwargs):
+            if _CLIPS.get("state") is not None:
+                value = kwargs.get(_argument, args[0] if args else None)
+                _CLIPS["state"][_fact].append(float(value) if isinstance(value, (int, float)) else None)
+            return _original(parameters, *args, **kwargs)
+
+        replacement = functools.wraps(original)(recording) if state is not None else original
+        setattr(clip_grad, name, replacement)
+        setattr(torch.nn.utils, name, replacement)
+
+
+def _changed(model, last: dict) -> bool:
+    return any(not _equal(parameter, last[name]) for name, parameter in _named_parameters(model))
+
+
 def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
-    """The loop cell's namespace. With `optimizer_holds_reference`, the optimizer also holds the reference
-    model's parameters: a frozen reference gets no gradient, so AdamW leaves it alone, while a reference run
-    with gradients is then updated, which shows in the losses (and nowhere else)."""
+    """The loop cell's namespace. The reference model starts from other weights than the policy
+    (`reference_seed`), so the first step's loss already depends on every part of the loss: which
+    sequences, which mask, which model is the reference. With `optimizer_holds_reference`, the optimizer
+    also holds the reference model's parameters: a frozen reference gets no gradient, so AdamW leaves it
+    alone, while a reference run with gradients is then updated. The policy's weights are kept each time
+    they changed since its last forward pass (at most one more time than there are steps)."""
     import torch.nn.functional as F
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
     from alignment_kit.probes import kit_tokenizer
-    from alignment_kit.tiny import make_tiny_causal_lm
+    from alignment_kit.tiny import TINY_SEED, make_tiny_causal_lm
 
     tokenizer, device = kit_tokenizer(), config.get("device", "cpu")
-    policy, ref = make_tiny_causal_lm(tokenizer).to(device), make_tiny_causal_lm(tokenizer).to(device)
+    policy = make_tiny_causal_lm(tokenizer).to(device)
+    ref = make_tiny_causal_lm(tokenizer, seed=config.get("reference_seed", TINY_SEED)).to(device)
     state = {"policy_rows": [], "ref_rows": [], "ref_grad_calls": 0, "masked_labels": [], "optimizer_steps": 0,
-             "autocast_entries": 0, "scaled_losses": 0, "ref_start": weights(ref), "ref": ref, "policy": policy}
+             "autocast_entries": 0, "scaled_losses": 0, "ref_start": weights(ref), "ref": ref, "policy": policy,
+             "policy_states": [], "last_state": weights(policy), "states_kept": config["steps"] + 1,
+             "states_dropped": 0, **{fact: [] for fact, _ in CLIPPING.values()}}
+
+    def note_policy_state():
+        if not _changed(policy, state["last_state"]):
+            return
+        if len(state["policy_states"]) >= state["states_kept"]:
+            state["states_dropped"] += 1
+            return
+        state["last_state"] = weights(policy)
+        state["policy_states"].append(state["last_state"])
 
     def recorder(kind):
         def hook(module, args, kwargs):
@@ -81,6 +124,8 @@ def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
                 state[f"{kind}_rows"].extend(_real_tokens(input_ids.tolist(), mask))
             if kind == "ref" and _grad_enabled():
                 state["ref_grad_calls"] += 1
+            if kind == "policy":
+                note_policy_state()
         return hook
 
     policy.register_forward_pre_hook(recorder("policy"), with_kwargs=True)
@@ -88,7 +133,7 @@ def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
     groups = [{"params": list(policy.parameters())}]
     if config.get("optimizer_holds_reference"):
         groups.append({"params": list(ref.parameters())})
-    optimizer = torch.optim.AdamW(groups, lr=config["learning_rate"])
+    optimizer = torch.optim.AdamW(groups, lr=config["learning_rate"], weight_decay=LOOP_WEIGHT_DECAY)
     optimizer.step = _counting(optimizer.step, state, "optimizer_steps")
     scaler = torch.amp.GradScaler(device, enabled=False)
     scaler.scale = _counting(scaler.scale, state, "scaled_losses")
@@ -98,6 +143,7 @@ def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
         state["autocast_entries"] += 1
         yield
 
+    _record_clipping(state)
     settings = SimpleNamespace(beta=config["beta"], max_seq_len=config["max_seq_len"], dpo_steps=config["steps"],
                                batch_size=config["batch_size"], learning_rate=config["learning_rate"],
                                device=device, precision="fp32", seed=0)
@@ -128,6 +174,7 @@ def after_helpers_loop(namespace: dict, config: dict, state: dict) -> None:
 
 
 def collect_loop(namespace: dict, state: dict) -> dict:
+    _record_clipping(None)
     ref = state["ref"]
     now = weights(ref)
     ref_changed = any(not _equal(now[name], start) for name, start in state["ref_start"].items())
@@ -137,11 +184,14 @@ def collect_loop(namespace: dict, state: dict) -> dict:
             "ref_calls": len(state["ref_rows"]), "ref_grad_calls": state["ref_grad_calls"], "ref_changed": ref_changed,
             "ref_has_grad": any(p.grad is not None for p in ref.parameters()),
             "optimizer_steps": state["optimizer_steps"], "autocast_entries": state["autocast_entries"],
-            "scaled_losses": state["scaled_losses"],
+            "scaled_losses": state["scaled_losses"], "policy_states_dropped": state["states_dropped"],
+            **{fact: state[fact] for fact, _ in CLIPPING.values()},
         },
-        # The logged values as the cell left them (the grader reads them), and the policy it trained.
+        # The logged values as the cell left them (the grader reads them), the policy at each change and at
+        # the end, and the reference model at the end.
         "outcome": {"losses": namespace.get("losses"), "accs": namespace.get("accs"),
-                    "margins": namespace.get("margins"), "policy": weights(state["policy"])},
+                    "margins": namespace.get("margins"), "policy_states": state["policy_states"],
+                    "policy": weights(state["policy"]), "reference": now},
     }
 
 
@@ -169,19 +219,23 @@ def _trl_namespace(config: dict, scratch: Path) -> dict:
             "AutoModelForSequenceClassification": AutoModelForSequenceClassification}
 
 
+REWARD_ROLES = {"model": "model"}  # the model a RewardTrainer trains
+
+
 def prepare_reward(config: dict, scratch: Path) -> tuple[dict, dict]:
-    """The reward cell's namespace. The held-out pairs it is judged on are not in it: only the grader has them."""
+    """The reward cell's namespace, with its RewardTrainer's runs recorded (the grader replays them). The held-out
+    pairs it is judged on are not in it: only the grader has them."""
     from datasets import Dataset
+    from safetensors.torch import load_file
     from trl import RewardConfig, RewardTrainer
 
-    namespace = _trl_namespace(config, scratch)
+    namespace, state = _trl_namespace(config, scratch), {}
+    checkpoint = load_file(str(Path(namespace["settings"].model_path) / "model.safetensors"))
+    record_runs(RewardTrainer, state, {"checkpoint": checkpoint}, REWARD_ROLES)
     namespace.update(RewardConfig=RewardConfig, RewardTrainer=RewardTrainer, reward_train=Dataset.from_list(config["train"]))
-    return namespace, {}
-
-
-def _model_config(model) -> dict:
-    config = getattr(model, "config", None)
-    return {"num_labels": getattr(config, "num_labels", None), "pad_token_set": getattr(config, "pad_token_id", None) is not None}
+    if "replay" in config:  # a grader's replay of a recorded run (see autograder/items/reward_training.py)
+        namespace["replay"] = config["replay"]
+    return namespace, state
 
 
 def reward_facts(namespace: dict) -> dict:
@@ -191,7 +245,7 @@ def reward_facts(namespace: dict) -> dict:
     model = namespace.get("reward_model")
     trainers = [v for v in namespace.values() if isinstance(v, RewardTrainer)]
     trainer = trainers[-1] if trainers else None
-    config = _model_config(model)
+    config = model_config(model)
     return {"has_model": model is not None and hasattr(model, "forward"), "trainer": trainer is not None,
             "trained_steps": getattr(getattr(trainer, "state", None), "global_step", 0) if trainer else 0,
             "trainer_has_model": trainer is not None and getattr(trainer, "model", None) is model,
@@ -202,111 +256,16 @@ def reward_facts(namespace: dict) -> dict:
 
 
 def collect_reward(namespace: dict, state: dict) -> dict:
-    return {"facts": reward_facts(namespace), "outcome": {"reward_model": weights(namespace.get("reward_model"))}}
+    """The facts, the reward model's weights, and the first recorded RewardTrainer run."""
+    calls = state.get("train_calls") or []
+    return {"facts": reward_facts(namespace), "outcome": {"reward_model": weights(namespace.get("reward_model")),
+                                                          "train_call": calls[0][0] if calls else None,
+                                                          "train_calls": len(calls)}}
 
 
 # ---------------------------------------------------------------------------------- PPO
 # Which model a PPO trainer holds in each role, and which attribute of the trainer it is.
 PPO_ROLES = {"policy": "policy_model", "ref": "ref_model", "value": "value_model", "reward": "reward_model"}
-
-
-def _differences(model, bases: dict[str, dict]) -> dict:
-    """A model as data: its class, its config, and its parameters where they differ from the closest base
-    (the tiny checkpoint, or the reward model the cell was given)."""
-    now = weights(model)
-    if now is None:
-        return {"class": type(model).__name__, "missing": True}
-    best, changed = "", dict(now)
-    for name, base in bases.items():
-        differing = {k: v for k, v in now.items() if k not in base or base[k].shape != v.shape or not _equal(base[k], v)}
-        if len(differing) < len(changed):
-            best, changed = name, differing
-    return {"class": type(model).__name__, **_model_config(model), "base": best, "changed": changed}
-
-
-def _rng_state() -> dict:
-    import numpy as np
-
-    kind, keys, position, has_gauss, gauss = np.random.get_state()
-    version, python_state, python_gauss = random.getstate()
-    return {"torch": torch.get_rng_state(), "numpy": [kind, keys, int(position), int(has_gauss), float(gauss)],
-            "python": [version, list(python_state), python_gauss], "threads": torch.get_num_threads()}
-
-
-def set_rng_state(saved: dict) -> None:
-    """Put back what `_rng_state` recorded (a replay starts where the recorded run started)."""
-    import numpy as np
-
-    torch.set_rng_state(saved["torch"])
-    kind, keys, position, has_gauss, gauss = saved["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
-    version, python_state, python_gauss = saved["python"]
-    random.setstate((version, tuple(python_state), python_gauss))
-    torch.set_num_threads(saved["threads"])
-
-
-_PPO_RECORDING: dict = {}  # the run being recorded: its state and the bases models are compared with
-
-
-def _arguments(args) -> dict:
-    """A trainer config's init fields as plain values (enums by value, nested configs as dicts). Not
-    `to_dict()`, which masks every field whose name ends in `_token`, PPO's `stop_token` among them."""
-    import dataclasses
-    import enum
-
-    found = {}
-    for field in dataclasses.fields(args):
-        if field.init:
-            value = getattr(args, field.name)
-            if isinstance(value, enum.Enum):
-                value = value.value
-            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-                value = dataclasses.asdict(value)
-            found[field.name] = value
-    return found
-
-
-def _record_call(trainer) -> dict:
-    models = {role: getattr(trainer, attribute, None) for role, attribute in PPO_ROLES.items()}
-    dataset = getattr(trainer, "train_dataset", None)
-    return {"arguments": getattr(trainer, "_kit_arguments", None),
-            "models": {role: _differences(model, _PPO_RECORDING["bases"]) for role, model in models.items()},
-            "same": sorted(f"{a}={b}" for a in models for b in models if a < b and models[a] is not None
-                           and models[a] is models[b]),
-            "rows": [list(row["input_ids"]) for row in dataset] if dataset is not None else None,
-            "random": _rng_state()}
-
-
-def record_ppo_runs(state: dict, bases: dict[str, dict]) -> None:
-    """Make every PPOTrainer record its runs into state["train_calls"]: the arguments it was built with and,
-    for each train(), what it started from (models, rows, random states), with the trainer itself (whose
-    policy, as the cell leaves it, is the outcome). The class is patched once per process; later calls
-    only say where the records go."""
-    from trl.experimental.ppo import PPOTrainer
-
-    state.setdefault("train_calls", [])
-    _PPO_RECORDING.update(state=state, bases=bases)
-    if getattr(PPOTrainer, "_kit_recording", False):
-        return
-    original_init, original_train = PPOTrainer.__init__, PPOTrainer.train
-
-    def __init__(self, args=None, *rest, **kwargs):
-        try:
-            arguments = _arguments(args)
-        except Exception:  # noqa: BLE001 - the recorder never fails the cell; no arguments, no replay
-            arguments = None
-        original_init(self, args, *rest, **kwargs)
-        self._kit_arguments = arguments
-
-    def train(self, *args, **kwargs):
-        try:
-            call = _record_call(self)
-        except Exception as error:  # noqa: BLE001 - recorded as a run that cannot be replayed
-            call = {"unrecordable": f"{type(error).__name__}: {error}"[:300]}
-        _PPO_RECORDING["state"]["train_calls"].append((call, self))
-        return original_train(self, *args, **kwargs)
-
-    PPOTrainer.__init__, PPOTrainer.train, PPOTrainer._kit_recording = __init__, train, True
 
 
 def prepare_ppo(config: dict, scratch: Path) -> tuple[dict, dict]:
@@ -322,7 +281,8 @@ def prepare_ppo(config: dict, scratch: Path) -> tuple[dict, dict]:
     reward_model.config.pad_token_id = namespace["tokenizer"].pad_token_id  # as the homework's reward model has
     checkpoint = load_file(str(Path(namespace["settings"].model_path) / "model.safetensors"))
     state = {"reward_model": reward_model}
-    record_ppo_runs(state, {"checkpoint": checkpoint, "given_reward": weights(reward_model)})
+    record_runs(PPOTrainer, state, {"checkpoint": checkpoint, "given_reward": weights(reward_model)}, PPO_ROLES,
+                rows=lambda trainer: [list(row["input_ids"]) for row in trainer.train_dataset])
     namespace.update(PPOConfig=PPOConfig, PPOTrainer=PPOTrainer, reward_model=reward_model,
                      ppo_prompts=Dataset.from_list(config["prompts"]))
     if "replay" in config:  # a grader's replay of a recorded run (see autograder/items/ppo_training.py)

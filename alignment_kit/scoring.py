@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alignment_kit import i18n
+
 STATUSES = ("passed", "failed", "manual")  # manual: waits for a person; never counted as lost
 
 
@@ -35,3 +37,8 @@ class ScoredLine:
 def line(name: str, points: float, passed: bool, output: str) -> ScoredLine:
     """An all-or-nothing line worth `points`, not yet filed under an item (what a cell judge returns)."""
     return ScoredLine(name, "", "", points if passed else 0.0, points, output, "passed" if passed else "failed")
+
+
+def shown(name: str) -> str:
+    """A line's name (declared in English where the line is made) in the current language."""
+    return i18n.declared("line", name)

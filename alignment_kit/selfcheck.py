@@ -13,7 +13,7 @@ import types
 
 from alignment_kit import items, outputs
 from alignment_kit.cell_checks import check_dpo_training_loop, check_ppo_training, check_reward_training  # noqa: F401
-from alignment_kit.compare import SelfCheckFailed, Verdict, checks_failed, checks_passed, judge
+from alignment_kit.compare import SelfCheckFailed, Verdict, checks_failed, checks_passed, judge, said_once
 from alignment_kit.expectations import expected_public
 from alignment_kit.i18n import say
 
@@ -43,10 +43,11 @@ def function_verdicts(name: str, fn) -> list[Verdict]:
 
 
 def report(name: str, verdicts: list[Verdict]) -> None:
-    """Print a green line when every check passed; otherwise raise with one line per failure."""
-    failures = [v.message for v in verdicts if not v.passed]
-    if failures:
-        raise SelfCheckFailed(checks_failed(name, len(failures), len(verdicts)) + "\n- " + "\n- ".join(failures))
+    """Print a green line when every check passed; otherwise raise with one line per problem (a problem seen on
+    several probes is said once, with the probes)."""
+    failed = sum(not v.passed for v in verdicts)
+    if failed:
+        raise SelfCheckFailed(checks_failed(name, failed, len(verdicts)) + "\n- " + "\n- ".join(said_once(verdicts)))
     print(f"✓ {name}: {checks_passed(len(verdicts))}")
 
 

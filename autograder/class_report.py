@@ -25,7 +25,7 @@ from pathlib import Path
 from alignment_kit import i18n, items, pages
 from alignment_kit.pages import badge, esc
 from autograder import checks, paths, similarity
-from autograder.results import GradeRecord
+from autograder.results import GradeRecord, points_available
 
 SHOWN_PAIRS = 10  # pairs listed in the class page (similarity.csv has every pair that shares anything)
 DIFFED_PAIRS = 5  # of those, pairs shown side by side
@@ -141,9 +141,8 @@ def plot_distributions(report: ClassReport, out: Path) -> list[str]:
     graded = report.graded
     figure = Figure(figsize=(6, 2.8))
     axis = figure.subplots()
-    axis.hist([r.score for r in graded], bins=20, range=(0, items.autograded_points() + items.bonus_points(True)),
-              color="#3b5b92")
-    axis.set_xlabel("autograded score, bonus included")
+    axis.hist([r.score for r in graded], bins=20, range=(0, items.autograded_maximum()), color="#3b5b92")
+    axis.set_xlabel(f"autograded score, of {points_available()}")
     axis.set_ylabel("students")
     figure.tight_layout()
     figure.savefig(out / "totals.png", dpi=90)

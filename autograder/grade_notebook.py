@@ -23,7 +23,7 @@ from alignment_kit import cell_judges, i18n, items, outputs, scoring
 from alignment_kit.compare import checks_passed
 from alignment_kit.i18n import say
 from alignment_kit.scoring import ScoredLine
-from autograder import checks, paths
+from autograder import cell_finder, checks, paths
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.function_check import FunctionCheck
 from autograder.config import Limits
@@ -32,6 +32,9 @@ from autograder.reference import reference_source
 from autograder.reference_cache import ReferenceCache, cell_job
 from autograder.results import GradeRecord
 from autograder.worker import run_job
+
+
+JUDGING_ROUNDS = 2  # a judge that asked for runs judges again with them; what it asks for then is made once more
 
 
 def grader_import(module: str) -> str:
@@ -48,7 +51,9 @@ def hand_graded(name: str) -> str:
 
 
 def content_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The file's SHA-256, read in pieces (a notebook may be larger than the memory grading it needs)."""
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def grader_version() -> str:
@@ -156,7 +161,7 @@ class Grader:
         for group in worker_groups(names):
             runs.update(self.memo.get(_key("functions", i18n.current(), definitions, *group),
                                       lambda group=group: self._function_runs(definitions, group)))
-        return [self._grade_function(checks.function_check(n), runs.get(n, {})) for n in names]
+        return [_as_found(parsed, self._grade_function(checks.function_check(n), runs.get(n, {}))) for n in names]
 
     def _function_runs(self, definitions: str, names: list[str]) -> dict[str, dict]:
         """Run the graded functions in one worker; if that worker dies, retry each in its own."""
@@ -192,27 +197,34 @@ class Grader:
             return line(0.0, malformed())
         runs = [outputs.read(check.name, check.spec, observation, probe) for observation, probe in zip(observations, probes)]
         verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, runs, reference_runs, mistake_runs)]
-        failures = [redact(v.message, secret) for v in verdicts if not v.passed]
+        from alignment_kit.compare import said_once
+
+        failures = [redact(problem, secret) for problem in said_once(verdicts)]  # each problem once, with its probes
         return line(check.score(verdicts),
                     "\n".join(failures) if failures else checks_passed(len(verdicts)))
 
     # ------------------------------------------------------------------ cells
     def grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[ScoredLine], dict]:
-        """Scored items for one re-run cell, plus its curve against the reference's (if it has one)."""
-        source = parsed.cell(check.grade_id)
-        key = _key("cell", i18n.current(), check.grade_id, parsed.definitions(),  # lines are written in a language
-                   source if source is not None else "\0none")
-        return self.memo.get(key, lambda: self._grade_cell(parsed, check))
+        """Scored items for one re-run cell, plus its curve against the reference's (if it has one); a first line
+        says how the cell was found when that was not plainly by its grade id."""
+        found = parsed.find_cell(check.grade_id)
+        key = _key("cell", i18n.current(), check.grade_id, _cell_definitions(parsed, check, found),  # lines speak
+                   found.source if found.source is not None else "\0" + found.problem)  # a language
+        lines, curves = self.memo.get(key, lambda: self._grade_cell(parsed, check, found))
+        if found.how:
+            lines = [scoring.line(scoring.shown(cell_judges.FOUND), 0.0, True, found.how)] + lines
+        return lines, curves
 
-    def _grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[ScoredLine], dict]:
+    def _grade_cell(self, parsed: ParsedNotebook, check: CellCheck, found) -> tuple[list[ScoredLine], dict]:
         def zero(reason: str) -> tuple[list[ScoredLine], dict]:
             return [scoring.line(check.grade_id, check.points, False, reason)], {}
 
-        source = parsed.cell(check.grade_id)
+        source = found.source
         if source is None:
-            return zero(say("grade.cell_missing", "the `{cell}` cell was not found", cell=check.grade_id))
+            return zero(found.problem)
         setups, expected = self.reference.cell(check)
-        result = run_job(cell_job(check, parsed.definitions(), [(source, config) for _, config in setups]), self.limits)
+        result = run_job(cell_job(check, _cell_definitions(parsed, check, found), [(source, config) for _, config in setups]),
+                         self.limits)
         if result.payload is None:
             return zero(say("grade.cell_ungradable", "the cell could not be graded: {error}", error=result.error))
         blame = _grader_import_blame(result.payload)
@@ -228,15 +240,18 @@ class Grader:
             return zero(say("grade.cell_failed", "the cell failed: {reason}", reason=redact(str(reason)[:400], secret)))
         try:
             student = self._evaluated_runs(check, setups, expected, runs)
-            scored, named = check.judge(student, expected, setups)
-            if len(named) > 1:  # one mistake costs once, also when there are several: compare with all of them
-                self.reference.combined(check, named)
-                scored, named = check.judge(student, expected, setups)
+            scored, wanted = check.judge(student, expected, setups)
+            for _ in range(JUDGING_ROUNDS):  # runs the judge asked for (several mistakes at once, a variation)
+                if not wanted:
+                    break
+                for keys in wanted:
+                    self.reference.combined(check, keys)
+                scored, wanted = check.judge(student, expected, setups)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):  # the data comes from the student's process
             return zero(say("grade.unreadable", "the cell left results the grader cannot read"))
         errors = [r.get("cell_error") for r in runs if r.get("cell_error")]
         if errors:
-            scored.insert(0, scoring.line(cell_judges.shown(cell_judges.RAN_TO_THE_END), 0.0, False, say(
+            scored.insert(0, scoring.line(scoring.shown(cell_judges.RAN_TO_THE_END), 0.0, False, say(
                 "grade.cell_raised", "the cell raised: {error}", error=redact(str(errors[0])[:400], secret))))
         if not check.curve:
             return scored, {}
@@ -253,9 +268,8 @@ class Grader:
                 def replay(key, record, config=config):
                     return self.reference.replay(check, config, key, record)
 
-                verified, problem = check.verify(config, run.get("outcome"), student[-1], expected[index]["runs"][""],
-                                                 replay)
-                student[-1].update(verified=verified, verification_problem=problem)
+                student[-1].update(check.verify(config, run.get("outcome"), student[-1], expected[index]["runs"][""],
+                                                replay))
         return student
 
     def _cell_lines(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[ScoredLine], dict]:
@@ -334,14 +348,36 @@ def _function_results(payload: dict | None, names: list[str]) -> dict | None:
     return results
 
 
+def _cell_definitions(parsed: ParsedNotebook, check: CellCheck, found) -> str:
+    """The notebook's code a re-run cell is run with: what it uses, without what the grader gives it."""
+    return parsed.definitions_for(found.source, check.helpers) if found.source is not None else ""
+
+
+def _as_found(parsed: ParsedNotebook, graded: ScoredLine) -> ScoredLine:
+    """A function's line with how it was found, or, when it is not defined, with the reason a cell shows."""
+    name = items.item(graded.item).callable_name
+    if name not in parsed.defined_names():
+        problem = cell_finder.function_problem(parsed.cells, name)
+        return replace(graded, output=problem) if problem else graded
+    note = cell_finder.function_note(parsed.cells, name)
+    return replace(graded, output=graded.output + "\n" + say("grade.found_note", "Note: {note}.", note=note)) if note \
+        else graded
+
+
 def manual_lines(parsed: ParsedNotebook) -> list[ScoredLine]:
     """The hand-graded items, each with the student's answer copied in for the grader."""
+    from autograder.read_notebook import megabytes
+
     lines = []
     for item in items.items_of(items.MANUAL):
         answer = parsed.answer(item.name)
         text = (answer or say("grade.no_answer", "(no answer found)")).strip()[:4000]
         note = ""
-        if item.figures and not parsed.figures(item.figures):
+        if parsed.outputs_dropped_bytes:  # a notebook too large to read whole: read without its outputs
+            note = say("grade.outputs_dropped", " The notebook is {megabytes} MB: its outputs were too large to keep "
+                       "and were not read, so its figures are missing: ask the student for them.",
+                       megabytes=megabytes(parsed.outputs_dropped_bytes))
+        elif item.figures and not parsed.figures(item.figures):
             note = (say("grade.no_outputs", " The notebook was submitted without outputs, so there are no figures to "
                         "show: ask for the notebook saved after running it.") if not parsed.saved_with_outputs()
                     else say("grade.no_figure", " The saved outputs of the `{cell}` cell hold no figure.", cell=item.figures))

@@ -11,7 +11,7 @@ from pathlib import Path
 from alignment_kit import items
 from autograder import paths
 from autograder.generate import generate_into
-from autograder.results import ROW_COLUMNS, GradeRecord
+from autograder.results import ROW_COLUMNS, GradeRecord, points_available
 
 NOTEBOOK = paths.SOLUTION_NOTEBOOK.stem
 
@@ -39,9 +39,9 @@ def class_table(results: list[GradeRecord]) -> str:
         flag = "  (not gradable)" if result.error else ""
         lines.append(f"{result.student[:20]:<20}{cells}{result.score:>12.2f}{result.pending_points:>9.2f}{flag}")
     maximum = "".join(f"{f'{p.autograded_points:.2f}' if p.autograded_points else 'manual':>13}" for p in parts)
-    lines.append(f"{'(points available)':<20}{maximum}{items.autograded_points():>12.2f}"
+    lines.append(f"{'(points available)':<20}{maximum}{items.autograded_maximum():>12.2f}"
                  f"{items.hand_graded_points():>9.2f}")
-    lines.append("autograded: the score out of the autograded points; pending: hand-graded points a person adds "
+    lines.append(f"autograded: the score out of {points_available()}; pending: hand-graded points a person adds "
                  "(nbgrader formgrader, or by hand). A hand-graded item is never counted as lost.")
     return "\n".join(lines)
 

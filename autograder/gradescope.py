@@ -169,7 +169,7 @@ def run(root: Path) -> int:
     with i18n.speaking(result.language):  # the language the notebook's metadata records
         write_json_atomic(root / "results" / "results.json",
                           results_json(result, config, notebook.name if notebook else ""))
-    print(f"{student}: {result.score:g} / {result.autograded_points:g} autograded in {result.execution_time:.1f}s")
+    print(f"{student}: {result.score:.2f} / {result.maximum:.2f} autograded in {result.execution_time:.1f}s")
     for test in result.tests:
         if test.status != "manual":
             print(f"  [{test.status}] {test.name}: {test.score:g}/{test.max_score:g}  {test.output.splitlines()[0][:160]}")

@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import math
 
-from alignment_kit import cell_judges, i18n, items
+from alignment_kit import i18n, items, loop_judge
+from alignment_kit.loop_judge import variation_key
 from alignment_kit.paths import FIXTURES
 from alignment_kit.recorders import LOOP
 from autograder import checks
@@ -28,9 +29,11 @@ from autograder.reference import reference_for_check
 def loop_expectations() -> dict:
     check = checks.cell_check(LOOP)
     config = PUBLIC_SETUP.config()
-    keys = ["", *check.mistakes]
+    keys = ["", *check.mistakes, *(variation_key(name, v.default) for name, v in check.variations.items())]
     runs = trusted_cell_runs(check, [(mistaken_cell(check, [key] if key else []), config) for key in keys], Limits())
-    return {"config": config, "runs": dict(zip(keys, runs)), "messages": check.localized_messages()}
+    return {"config": config, "runs": dict(zip(keys, runs)), "messages": check.localized_messages(),
+            "costs": {key: line for key, line in check.costs.items() if key in check.mistakes},
+            "variations": check.variations_as_data()}
 
 
 def compute() -> dict:
@@ -51,7 +54,7 @@ def render() -> str:
 def tolerance_of(name: str) -> tuple[float, float]:
     """(atol, rtol) the check of `name` compares numbers with."""
     if name == LOOP:
-        return cell_judges.LOSS_ATOL, cell_judges.LOSS_RTOL
+        return loop_judge.LOSS_ATOL, loop_judge.LOSS_RTOL
     spec = items.output(name).tolerance
     return spec.atol, spec.rtol
 

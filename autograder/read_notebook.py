@@ -7,9 +7,14 @@ formats 1 to 4 (cells in `cells`, or in `worksheets`; sources in `source`, `inpu
 `text`), and fields of the wrong type (they are skipped or read as empty, with a warning). What
 cannot be read at all is a `NotebookProblem`: its message says what is wrong and what to do, and the
 notebook then scores zero as the student's problem, never as a fault of the grader.
+
+`read` takes the file's bytes, whole. A file over MAX_BYTES is not loaded whole: `parse_notebook` has
+`stream_notebook.read` stream it with its outputs dropped, and what that keeps is read here (`read_text`),
+as any notebook's text is.
 """
 from __future__ import annotations
 
+import codecs
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +22,7 @@ from typing import Any
 from alignment_kit.i18n import counted, say
 from alignment_kit.sandbox.wire import clean_text
 
-MAX_BYTES = 50_000_000
+MAX_BYTES = 50_000_000  # the largest file loaded whole; a larger one is streamed, without its outputs
 MAX_FIGURES, MAX_FIGURE_CHARS = 6, 3_000_000
 
 
@@ -27,6 +32,7 @@ KINDS = {"code": "code", "markdown": "markdown", "raw": "raw", "heading": "markd
 SOURCE_FIELDS = ("source", "input", "code", "text")  # v4, v2-v3 code cells, v1 code cells, v1 text cells
 BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+UNMARKED = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")  # tried, in this order, on text with many NULs
 
 
 class NotebookProblem(ValueError):
@@ -35,39 +41,77 @@ class NotebookProblem(ValueError):
 
 @dataclass
 class RawCell:
-    """One cell as read from the file: kind, source, grade_id, how many outputs, and its PNG figures."""
+    """One cell as read from the file: kind, source, grade_id, how many outputs, its PNG figures, and its
+    cell id (nbformat 4.5; it survives when the nbgrader metadata is lost)."""
 
     kind: str
     source: str
     grade_id: str | None
     outputs: int = 0
     images: list[str] = field(default_factory=list)
+    cell_id: str | None = None
+
+
+def megabytes(size: int) -> int:
+    """A size in MB, rounded up (so a file over the cap never reads as the cap's size)."""
+    return -(-size // 1_000_000)
+
+
+def read_as(encoding: str) -> str:
+    return say("read.encoding", "the file is {encoding}, not UTF-8: read as such", encoding=encoding.upper())
+
+
+def replaced_characters(count: int) -> str:
+    replaced = counted(count, say("noun.unreadable_character", "unreadable character|unreadable characters"))
+    return say("read.not_utf8", "the file is not valid UTF-8: {replaced} replaced", replaced=replaced)
+
+
+def not_json(error: str) -> NotebookProblem:
+    return NotebookProblem(say("read.not_json", "the notebook is not valid JSON ({error}); {fix}", error=error,
+                               fix=resave()))
+
+
+def not_object(kind: str) -> NotebookProblem:
+    return NotebookProblem(say("read.not_object", "the notebook is not a JSON object (it is a {kind}): {fix}", kind=kind,
+                               fix=resave()))
+
+
+def bom_encoding(raw: bytes) -> str | None:
+    """The encoding the byte order mark `raw` starts with names, if it starts with one."""
+    return next((encoding for mark, encoding in BOMS if raw.startswith(mark)), None)
+
+
+def unmarked_encoding(raw: bytes, final: bool = True) -> str | None:
+    """UTF-16 or UTF-32 without a byte order mark (NUL is valid UTF-8 too): the first that reads the start of
+    `raw` as JSON's (`final=False`: `raw` is only the file's first bytes)."""
+    if raw[:200].count(b"\x00") > 20:
+        for encoding in UNMARKED:
+            try:
+                text = codecs.getincrementaldecoder(encoding)().decode(raw, final)
+            except UnicodeDecodeError:
+                continue
+            if text.lstrip().startswith(("{", "[")):
+                return encoding
+    return None
 
 
 def decode(raw: bytes) -> tuple[str, list[str]]:
     """The file's text, and warnings about how it had to be read."""
-    for mark, encoding in BOMS:
-        if raw.startswith(mark):
-            try:
-                return raw.decode(encoding), []
-            except UnicodeDecodeError:
-                break
-    if raw[:200].count(b"\x00") > 20:  # UTF-16 or UTF-32 without a byte order mark (NUL is valid UTF-8 too)
-        for encoding in ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be"):
-            try:
-                text = raw.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-            if text.lstrip().startswith(("{", "[")):
-                return text, [say("read.encoding", "the file is {encoding}, not UTF-8: read as such",
-                                  encoding=encoding.upper())]
+    encoding = bom_encoding(raw)
+    if encoding:
+        try:
+            return raw.decode(encoding), []
+        except UnicodeDecodeError:
+            pass
+    encoding = unmarked_encoding(raw)
+    if encoding:
+        return raw.decode(encoding), [read_as(encoding)]
     try:
         return raw.decode("utf-8"), []
     except UnicodeDecodeError:
         pass
     text = raw.decode("utf-8", errors="replace")
-    replaced = counted(text.count(chr(0xFFFD)), say("noun.unreadable_character", "unreadable character|unreadable characters"))
-    return text, [say("read.not_utf8", "the file is not valid UTF-8: {replaced} replaced", replaced=replaced)]
+    return text, [replaced_characters(text.count(chr(0xFFFD)))]
 
 
 def cleaned(value: Any, changed: list[bool]) -> Any:
@@ -121,7 +165,8 @@ def _cell(raw: dict, number: int, warnings: list[str]) -> RawCell:
     nbgrader = metadata.get("nbgrader") if isinstance(metadata.get("nbgrader"), dict) else {}
     grade_id = nbgrader.get("grade_id") if isinstance(nbgrader.get("grade_id"), str) else None
     outputs = raw.get("outputs") if isinstance(raw.get("outputs"), list) else []
-    return RawCell(kind, source, grade_id, len(outputs), _images(outputs))
+    cell_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    return RawCell(kind, source, grade_id, len(outputs), _images(outputs), cell_id)
 
 
 def _cell_list(data: dict, warnings: list[str]) -> list:
@@ -152,21 +197,20 @@ def _cell_list(data: dict, warnings: list[str]) -> list:
 def read(raw: bytes) -> tuple[list[RawCell], list[str], dict]:
     """The cells of a submitted file, warnings about it and its metadata (a dict, maybe empty); raises
     NotebookProblem when there are no cells to read."""
-    if len(raw) > MAX_BYTES:
-        raise NotebookProblem(say("read.too_large", "the notebook is larger than {megabytes} MB: clear the largest "
-                                  "outputs (or save fewer figures) and submit it again", megabytes=MAX_BYTES // 1_000_000))
-    text, warnings = decode(raw)
+    return read_text(*decode(raw))
+
+
+def read_text(text: str, warnings: list[str]) -> tuple[list[RawCell], list[str], dict]:
+    """`read` once the file is text (`warnings`: those about how it was decoded)."""
     try:
         data = json.loads(text)
     except RecursionError:
         raise NotebookProblem(say("read.too_deep", "the notebook is not valid JSON (it is nested too deeply); {fix}",
                                   fix=resave())) from None
     except ValueError as error:
-        raise NotebookProblem(say("read.not_json", "the notebook is not valid JSON ({error}); {fix}", error=str(error)[:160],
-                                  fix=resave())) from None
+        raise not_json(str(error)[:160]) from None
     if not isinstance(data, dict):
-        raise NotebookProblem(say("read.not_object", "the notebook is not a JSON object (it is a {kind}): {fix}",
-                                  kind=type(data).__name__, fix=resave()))
+        raise not_object(type(data).__name__)
     changed = [False]
     data = cleaned(data, changed)
     if changed[0]:

@@ -1,16 +1,20 @@
 """The README's points, written from the item declarations by `python -m autograder generate`.
 
-Two places follow the declarations: the heading and the points column of "The homework" table
-(one row per part, in the parts' order), and the totals line under it. A test keeps both current.
+Three places follow the declarations: the heading and the points column of "The homework" table
+(one row per part, in the parts' order), the totals line under it, and the feedback's score line for
+full marks quoted under "With the kit's CLI". A test keeps them current.
 """
 from __future__ import annotations
 
 import re
 
-from alignment_kit import items
+from alignment_kit import i18n, items
+from autograder import results
 
 HEADING = "## The homework ("
 TOTALS = "Of the "  # the totals line under the table starts so
+SCORE_LINE = "> "  # the quoted score line, two lines below the line that ends with SCORE_INTRO
+SCORE_INTRO = "what a person grades later; for full marks:"
 
 
 def heading() -> str:
@@ -23,8 +27,13 @@ def totals() -> str:
             "points, bonus included, are graded by hand.")
 
 
+def score_line() -> str:
+    with i18n.speaking(i18n.SOURCE):
+        return SCORE_LINE + results.score_line(items.autograded_maximum(), items.hand_graded_points())
+
+
 def render(text: str) -> str:
-    """`text` (the README) with its points heading, points column and totals line written anew."""
+    """`text` (the README) with its points heading, points column, totals line and score line written anew."""
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith(HEADING)), None)
     if start is None:
@@ -45,4 +54,9 @@ def render(text: str) -> str:
         lines[after:after] = ["", totals()]
     else:
         lines[found] = totals()
+    intro = next((i for i, line in enumerate(lines) if line.endswith(SCORE_INTRO)), None)
+    if intro is None or not "".join(lines[intro + 2:intro + 3]).startswith(SCORE_LINE):
+        raise ValueError(f"the README has no line ending with {SCORE_INTRO!r} followed by a blank line and the "
+                         f"quoted score line ({SCORE_LINE!r}...)")
+    lines[intro + 2] = score_line()
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")

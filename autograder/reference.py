@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from autograder import paths
-from autograder.notebook import ParsedNotebook, parse_notebook, parse_python
+from autograder.notebook import ParsedNotebook, parse_notebook
+from autograder.python_source import parse_python
 
 
 HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)

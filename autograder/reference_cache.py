@@ -1,9 +1,11 @@
 """The reference side of every comparison, computed once per grader version and kept on disk.
 
 For each graded function: the reference's and every known mistake's runs on the hidden probes. For
-each re-run cell: the runs of the reference cell, and of the reference cell with each known mistake,
-under every hidden configuration, each evaluated by the grader (`CellCheck.evaluate`), never taken
-from what a worker says; and the replays of trainer runs that differ from the reference's (PPO).
+each re-run cell: the runs of the reference cell, of the reference cell with each known mistake and
+with each declared variation (at its declared value), under every hidden configuration, each
+evaluated by the grader (`CellCheck.evaluate`), never taken from what a worker says; the runs a judge
+asks for later (several mistakes at once, a variation at another value); and the replays of trainer
+runs that differ from the reference's (PPO).
 
 The cache lives in the grader's cache folder, which no worker can see. Several grading processes may
 share it: whatever one of them computes is written under a file lock and read by the others.
@@ -17,6 +19,7 @@ import threading
 from pathlib import Path
 
 from alignment_kit import i18n
+from alignment_kit.loop_judge import combo, variation_key
 from autograder import paths
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.function_check import FunctionCheck
@@ -40,7 +43,7 @@ def evaluated(check: CellCheck, config: dict, run: dict) -> dict:
     return {**run["facts"], **check.evaluate(config, run.get("outcome"))}
 
 
-RUNS_PER_WORKER = 4  # each run hands over trained weights (about 13 MiB): a few per worker stay under the payload cap
+RUNS_PER_WORKER = 2  # a loop run hands over its policy after each step and its reference (13 MiB each): ~50 MiB
 
 
 def trusted_cell_runs(check: CellCheck, runs: list[tuple[str, dict]], limits: Limits,
@@ -62,11 +65,10 @@ def trusted_cell_runs(check: CellCheck, runs: list[tuple[str, dict]], limits: Li
     return found
 
 
-def mistaken_cell(check: CellCheck, mistake_ids: list[str]) -> str:
-    """The source of the reference cell with the given known mistakes (none: the solution's own cell)."""
-    switches = {}
-    for key in mistake_ids:
-        switches.update(check.mistakes[key])
+def mistaken_cell(check: CellCheck, keys: list[str]) -> str:
+    """The source of the reference cell with the given known mistakes and variations (none: the solution's
+    own cell)."""
+    switches = check.switches(keys)
     return check.mistaken_source(**switches) if switches else reference_notebook().cell(check.grade_id)
 
 
@@ -133,14 +135,15 @@ class ReferenceCache:
             return probes, stored["runs"], stored["mistakes"]
 
     # ------------------------------------------------------------------ cells
-    def _variant(self, check: CellCheck, mistake_ids: list[str], index: int, setups) -> tuple[str, dict]:
-        """(cell source, configuration) of the reference with the given mistakes, under configuration `index`."""
+    def _variant(self, check: CellCheck, keys: list[str], index: int, setups) -> tuple[str, dict]:
+        """(cell source, configuration) of the reference with the given mistakes and variations, under
+        configuration `index`."""
         config = dict(setups[index][1])
-        for key in mistake_ids:
+        for key in keys:
             if key.startswith("ignores:"):
                 name = key.split(":", 1)[1]
                 config[check.inputs[name]] = setups[0][1][check.inputs[name]]
-        return mistaken_cell(check, [k for k in mistake_ids if not k.startswith("ignores:")]), config
+        return mistaken_cell(check, [k for k in keys if not k.startswith("ignores:")]), config
 
     def cell(self, check: CellCheck) -> tuple[list, list]:
         """(setups, expected per configuration: {"runs": {key: evaluated run}, "messages": {key: message}})."""
@@ -154,8 +157,9 @@ class ReferenceCache:
 
     def _compute_cell(self, check: CellCheck) -> dict:
         setups = check.setups()
+        keys = [*check.mistakes, *(variation_key(name, v.default) for name, v in check.variations.items())]
         plan = [(index, "") for index in range(len(setups))]
-        plan += [(index, key) for index in range(len(setups)) for key in check.mistakes]
+        plan += [(index, key) for index in range(len(setups)) for key in keys]
         plan += [(index, f"ignores:{name}") for index in range(1, len(setups)) for name in check.inputs]
         runs = trusted_cell_runs(check, [self._variant(check, [key] if key else [], index, setups)
                                          for index, key in plan], self.limits, [setups[index][1] for index, _ in plan])
@@ -169,21 +173,29 @@ class ReferenceCache:
                     lambda name=name, value=value, default=default: check.ignores_message(name, value, default))
         return {"setups": [list(setup) for setup in setups], "expected": expected}
 
-    def combined(self, check: CellCheck, mistake_ids: list[str]) -> None:
-        """Add the runs of the reference with all of `mistake_ids` at once (for one mistake costs once)."""
-        setups, expected = self.cell(check)
-        key = "+".join(sorted(mistake_ids))
+    def combined(self, check: CellCheck, keys: list[str]) -> None:
+        """Add the runs of the reference with all of `keys` (mistakes and variations) at once, in each
+        configuration under the key its judge looks for (an ignored input with no run in a configuration
+        changes nothing there, so it is left out of that configuration's key)."""
+        setups, _ = self.cell(check)
+
+        def missing() -> tuple[list[list[str]], list[int]]:
+            expected = self._data["cells"][check.grade_id]["expected"]
+            present = [[k for k in keys if k in e["runs"] or not k.startswith("ignores:")] for e in expected]
+            return present, [i for i, e in enumerate(expected) if combo(present[i]) not in e["runs"]]
+
         with self._lock:
-            if key in expected[0]["runs"]:
+            if not missing()[1]:
                 return
             with self._computing():
                 expected = self._data["cells"][check.grade_id]["expected"]
-                if key not in expected[0]["runs"]:
-                    runs = trusted_cell_runs(check, [self._variant(check, mistake_ids, i, setups)
-                                                     for i in range(len(setups))], self.limits,
-                                             [config for _, config in setups])
-                    for run, per_config in zip(runs, expected):
-                        per_config["runs"][key] = run
+                present, todo = missing()
+                if not todo:
+                    return
+                runs = trusted_cell_runs(check, [self._variant(check, present[i], i, setups) for i in todo],
+                                         self.limits, [setups[i][1] for i in todo])
+                for index, run in zip(todo, runs):
+                    expected[index]["runs"][combo(present[index])] = run
 
     def replay(self, check: CellCheck, config: dict, key: str, record: dict) -> dict:
         """The evaluated run of `check.replay_source` on a recorded trainer run (computed once per record)."""

@@ -27,7 +27,8 @@ TEMPLATE = Path(__file__).parent / "templates" / "student_readme.md"
 PLATFORMS_TABLE = Path(__file__).parent / "templates" / "platforms.md"  # measured by `make platforms`; README.md shows it too
 INSTALL_CELL = "install-runtime"  # id of the notebook cell that installs the runtime
 INSTALL_LINE = 'KIT_INSTALL_FROM = ""'
-README_KEY, TIMINGS_KEY = "release.student_readme", "release.timings"  # catalog keys of the two templates
+# catalog keys of the student README's texts: its template, the timings table and the platforms table
+README_KEY, TIMINGS_KEY, PLATFORMS_KEY = "release.student_readme", "release.timings", "release.platforms"
 TIMINGS = """Measured on this kit's 2-core CPU machine (no GPU):
 
 | run | time |
@@ -90,11 +91,23 @@ def student_notebook(target: Path, install_from: str, language: str = i18n.SOURC
     return target
 
 
+def readme_texts() -> dict[str, str]:
+    """Key -> English of the texts the student README is written from (the translations are the catalog's)."""
+    return {README_KEY: TEMPLATE.read_text(encoding="utf-8"), TIMINGS_KEY: TIMINGS,
+            PLATFORMS_KEY: PLATFORMS_TABLE.read_text(encoding="utf-8").strip()}
+
+
 def _profiles_table() -> str:
     from alignment_kit import settings
 
-    columns = ["dpo_steps", "batch_size", "reward_steps", "ppo_episodes", "max_new_tokens"]
-    lines = ["| profile | model | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    columns = {"dpo_steps": say("release.col_dpo_steps", "DPO steps"),
+               "batch_size": say("release.col_batch_size", "pairs per DPO step"),
+               "reward_steps": say("release.col_reward_steps", "reward model steps"),
+               "ppo_episodes": say("release.col_ppo_episodes", "PPO episodes"),
+               "max_new_tokens": say("release.col_max_new_tokens", "tokens per generated reply")}
+    header = [say("release.col_profile", "profile"), say("release.col_model", "model")]
+    header += [f"{title} (`{name}`)" for name, title in columns.items()]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---|" * len(columns)]
     models = {"smoke": say("release.tiny_model", "tiny random Llama, real tokenizer"), "full": "SmolLM(2)-135M-Instruct"}
     for profile, sizes in settings.PROFILE_SIZES.items():
         lines.append(f"| `{profile}` | {models[profile]} | " + " | ".join(str(sizes[c]) for c in columns) + " |")
@@ -111,11 +124,11 @@ def student_readme(files: list[Path], install_from: str, notebook: Path, wheel: 
                            "the first cell looks for `{wheel}` next to the notebook.", wheel=wheel.name)
         colab_note = say("release.colab_upload", "First upload `{wheel}` to the session's files (the folder icon on "
                          "the left).", wheel=wheel.name)
-    template = i18n.text(README_KEY, TEMPLATE.read_text(encoding="utf-8"))
-    return template.format(
+    texts = {key: i18n.text(key, english) for key, english in readme_texts().items()}
+    return texts[README_KEY].format(
         title=paths.ASSIGNMENT, files=listing, install_note=install_note, colab_note=colab_note, wheel=wheel.name,
-        model_wheel=MODEL_WHEEL, notebook=notebook.name, profiles=_profiles_table(), timings=i18n.text(TIMINGS_KEY, TIMINGS),
-        platforms=PLATFORMS_TABLE.read_text(encoding="utf-8").strip())
+        model_wheel=MODEL_WHEEL, notebook=notebook.name, profiles=_profiles_table(), timings=texts[TIMINGS_KEY],
+        platforms=texts[PLATFORMS_KEY])
 
 
 def _zip(files: list[Path], target: Path) -> Path:

@@ -42,8 +42,9 @@ class GradeRecord:
         return round(sum(t.score for t in self.tests if t.status != "manual"), 4)
 
     @property
-    def autograded_points(self) -> float:
-        return items.autograded_points()
+    def maximum(self) -> float:
+        """The most `score` can be: the autograded points plus the autograded bonus."""
+        return items.autograded_maximum()
 
     @property
     def pending_points(self) -> float:
@@ -78,12 +79,7 @@ class GradeRecord:
     def summary(self) -> str:
         if self.error:
             return say("record.not_gradable", "The notebook could not be graded: {error}", error=self.error)
-        bonus = items.bonus_points(autograded_only=True)
-        line = say("record.score", "{score:g} of {points:g} autograded points", score=self.score,
-                   points=self.autograded_points)
-        line += say("record.bonus", ", bonus included (up to {bonus:g})", bonus=bonus) if bonus else ""
-        return line + (say("record.pending", "; {points:g} graded by hand, pending.", points=self.pending_points)
-                       if self.pending_points else ".")
+        return score_line(self.score, self.pending_points)
 
     def to_gradescope(self) -> dict:
         """Gradescope's results.json: the autograded checks as tests (hand-graded items are listed in
@@ -111,11 +107,30 @@ class GradeRecord:
         }
 
     def to_row(self) -> dict:
-        row = {"student": self.student, "autograded": self.score, "autograded_max": self.autograded_points,
+        row = {"student": self.student, "autograded": self.score, "autograded_max": self.maximum,
                "hand_graded_pending": self.pending_points}
         row.update({part: "" if score is None else score for part, score in self.part_scores().items()})
         row.update(error=self.error or "", grader_fault=self.grader_fault, notebook=self.notebook)
         return row
+
+
+def score_line(score: float, pending: float) -> str:
+    """The first line of every export: the score out of the most it can be, what that most is made of, and
+    the points a person adds later: "<score> / <most> autograded (<points> + <bonus> bonus); <pending> to be graded by
+    hand", each with two decimals."""
+    bonus = items.bonus_points(autograded_only=True)
+    line = say("record.score", "{score:.2f} / {maximum:.2f} autograded", score=score, maximum=items.autograded_maximum())
+    if bonus:
+        line += say("record.bonus", " ({points:.2f} + {bonus:.2f} bonus)", points=items.autograded_points(), bonus=bonus)
+    if pending:
+        line += say("record.pending", "; {points:.2f} to be graded by hand", points=pending)
+    return line
+
+
+def points_available() -> str:
+    """The autograded maximum and what it is made of, for the instructor's English tables and plots."""
+    return (f"{items.autograded_maximum():.2f} ({items.autograded_points():.2f} + "
+            f"{items.bonus_points(autograded_only=True):.2f} bonus)")
 
 
 ROW_COLUMNS = ["student", "autograded", "autograded_max", "hand_graded_pending", *[p.name for p in items.PARTS],

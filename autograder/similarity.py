@@ -188,7 +188,7 @@ def _without(source: str, given: set[str]) -> set[str]:
 # ---------------------------------------------------------------- the graded code of a notebook
 def _functions(parsed) -> dict[str, str]:
     """Name -> the source of its last top-level definition in the notebook's code cells."""
-    from autograder.notebook import parse_cell
+    from autograder.python_source import parse_cell
 
     found = {}
     for cell in parsed.code_cells():

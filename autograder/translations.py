@@ -34,8 +34,6 @@ def said(package: Path) -> dict[str, str]:
     """Key -> English of every message a package's code declares with `say("key", "English", ...)`."""
     found: dict[str, str] = {}
     for source in sorted(package.rglob("*.py")):
-        if source.name == "i18n.py":
-            continue
         tree = ast.parse(source.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == SAYING):
@@ -85,13 +83,12 @@ def grader_english() -> dict[str, str]:
     from autograder import release
 
     english = said(Path(__file__).resolve().parent)
-    english[release.README_KEY] = release.TEMPLATE.read_text(encoding="utf-8")
-    english[release.TIMINGS_KEY] = release.TIMINGS
+    english.update(release.readme_texts())
     english[editions.ANSWER_STUB_KEY] = editions.ANSWER_STUB
     for check in checks.FUNCTION_CHECKS:
         english.update({m.key: m.message for m in check.mistakes})
     for check in checks.CELL_CHECKS:
-        english.update({f"{check.grade_id}.{key}": message for key, message in check.messages.items()})
+        english.update({f"{check.grade_id}.{key}": message for key, message in check.declared_messages().items()})
     english.update(_labels([c.probes(hidden=True) for c in checks.FUNCTION_CHECKS] + [c.setups() for c in checks.CELL_CHECKS]))
     return english
 

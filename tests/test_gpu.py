@@ -165,7 +165,7 @@ def test_trl_precision_flags_match_the_picked_precision(tmp_path):
 def test_the_public_loop_checks_stored_trajectory_holds_on_cuda(tmp_path, kit_assets):
     """The notebook's loop check compares a re-run with a trajectory stored from a CPU run, within the
     grader's loss tolerance: the reference loop re-run on this GPU (TF32 off) must stay inside it."""
-    from alignment_kit import cell_judges, cell_outcomes, recorders
+    from alignment_kit import cell_outcomes, loop_judge, recorders
     from alignment_kit.expectations import expected_public
     from autograder.reference import reference_notebook, reference_source
 
@@ -177,9 +177,12 @@ def test_the_public_loop_checks_stored_trajectory_holds_on_cuda(tmp_path, kit_as
     recorders.after_helpers_loop(namespace, config, state)
     exec(compile(reference_notebook().cell(recorders.LOOP), "<reference loop>", "exec"), namespace)
     left = recorders.collect_loop(namespace, state)
-    left["outcome"]["policy"] = {name: tensor.cpu() for name, tensor in left["outcome"]["policy"].items()}
+    for name in ("policy", "reference"):
+        left["outcome"][name] = {key: tensor.cpu() for key, tensor in left["outcome"][name].items()}
+    left["outcome"]["policy_states"] = [{key: tensor.cpu() for key, tensor in state.items()}
+                                        for state in left["outcome"]["policy_states"]]
     run = {**left["facts"], **cell_outcomes.evaluate_loop(config, left["outcome"])}
-    results, _ = cell_judges.judge_loop([cell_judges.Configuration("", run, stored["runs"], stored["messages"], "cuda")])
+    results, _ = loop_judge.judge_loop([loop_judge.Configuration.of("", run, stored, "cuda")])
     failed = [(r.name, r.output) for r in results if not r.passed]
     assert not failed, failed
     print("losses on cuda:", run["losses"], "stored (cpu):", stored["runs"][""]["losses"])

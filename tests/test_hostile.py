@@ -417,7 +417,8 @@ def test_duplicated_cell_last_definition_wins(messy):
 
 def test_syntax_error_costs_only_its_cell(messy):
     parsed, results = messy
-    assert results["dpo_loss"].score == 0 and "not defined" in results["dpo_loss"].output, results["dpo_loss"].output
+    output = results["dpo_loss"].output
+    assert results["dpo_loss"].score == 0 and "cannot be compiled: a syntax error on line 1" in output, output
     assert any("syntax error" in w for w in parsed.warnings), parsed.warnings
     for name in ("tokenize_row", "to_implicit_prompt_preferences", "get_log_prob"):
         assert _full(results[name]), f"{name} lost points because another cell has a syntax error"

@@ -1,9 +1,13 @@
 """The item table is the one declaration of what is graded: the source notebook and the grader agree with it."""
+import ast
+
 import nbformat
 import pytest
 
 from alignment_kit import items
+from alignment_kit.notebook_code import strip_magics
 from autograder import checks, paths, readme_points
+from autograder.reference import HIDDEN_TESTS
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +49,9 @@ def test_each_graded_function_and_cell_has_its_solution_cell(source_cells):
         cell = item.callable_name if item.kind == items.FUNCTION else item.name
         assert source_cells[cell].metadata["nbgrader"]["solution"], f"no solution cell {cell!r}"
         if item.kind == items.CELL:
-            assert item.marker in source_cells[item.name].source, f"the marker of {item.name} is not in its cell"
+            fitting = [name for name, c in source_cells.items() if c.cell_type == "code"
+                       and item.finds.fits(ast.parse(strip_magics(HIDDEN_TESTS.sub("", c.source))))]
+            assert fitting == [item.name], f"the signature of {item.name} fits the cells {fitting}, not its own alone"
 
 
 def test_unknown_names_are_refused_with_the_choices():
@@ -70,3 +76,12 @@ def test_the_readme_points_table_follows_the_item_table():
     rows = [line.split("|")[1:3] for line in section.splitlines()[4:] if line.startswith("| ")]
     rows = rows[:len(items.PARTS)]
     assert [float(points) for _, points in rows] == [p.points for p in items.PARTS], rows
+
+
+def test_the_readme_quotes_the_score_line_for_full_marks():
+    """The feedback's score line that the README quotes is the grader's own, for full marks."""
+    text = (paths.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    line = readme_points.score_line()
+    maximum = items.autograded_points() + items.bonus_points(autograded_only=True)
+    assert line.startswith(f"> {maximum:.2f} / {maximum:.2f} autograded") and line in text.splitlines()
+    assert readme_points.render(text.replace(line, "> 8.05 of 7.9 autograded points")) == text

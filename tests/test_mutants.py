@@ -442,6 +442,19 @@ def test_every_mutant_targets_a_graded_function():
     assert len({m.id for m in FUNCTION_MUTANTS}) == len(FUNCTION_MUTANTS)
 
 
+def test_a_mistake_seen_on_several_hidden_probes_is_said_once_with_its_probes(graded_batch):
+    """get_log_prob without the shift is wrong on every hidden probe: its line names the mistake once and then
+    the probes it was seen on, not once per probe."""
+    check = checks.function_check("get_log_prob")
+    output = graded_batch(BATCH_OF["log_prob_no_shift"])["get_log_prob"].output
+    message = next(m.text() for m in check.mistakes if m.message.startswith("no one-token shift"))
+    seen = [p.label for p in check.probes(hidden=True) if f'"{p.label}"' in output]
+    assert output.count(message) == 1 and len(seen) >= 2, output
+    line = next(line for line in output.splitlines() if message in line)
+    assert line.endswith(f" (on {len(seen)} probes: " + ", ".join(f'"{label}"' for label in seen) + ")"), line
+    assert not [label for label in seen if f"{label}: " in output], "a probe seen with others has no line of its own"
+
+
 @pytest.mark.parametrize("mutant", FUNCTION_MUTANTS, ids=lambda m: m.id)
 def test_function_mistake_is_caught_and_named(mutant, graded_batch):
     index = BATCH_OF[mutant.id]
@@ -548,6 +561,17 @@ CELL_MUTANTS = [
     CellMutant("loop_without_optimizer_step", "dpo_training_loop",
                student_dpo_loop().replace("scaler.step(optimizer)", "# scaler.step(optimizer)  # crashed, commented out"),
                "steps taken", ("no optimizer step",)),
+    CellMutant("loop_without_truncation", "dpo_training_loop", student_dpo_loop(truncate=""),
+               "concatenation and truncation", ("not cut to MAX_SEQ_LEN",)),
+    CellMutant("loop_without_backward", "dpo_training_loop",
+               student_dpo_loop().replace("scaler.scale(loss).backward()", "scaler.scale(loss)  # backward is slow"),
+               "steps taken", ("not backpropagated",)),
+    CellMutant("loop_gradients_never_reset", "dpo_training_loop",
+               student_dpo_loop().replace("optimizer.zero_grad()", "pass  # zero_grad later"),
+               "loss trajectory", ("never reset",)),
+    CellMutant("loop_first_batch_only", "dpo_training_loop",
+               student_dpo_loop().replace("for batch in train_loader:", "for batch in [next(iter(train_loader))] * NUM_DPO_STEPS:"),
+               "loss trajectory", ("first batch",)),
     CellMutant("loop_chosen_rejected_swapped", "dpo_training_loop",
                student_dpo_loop().replace('dpo_loss(logps["policy_chosen"], logps["policy_rejected"],',
                                           'dpo_loss(logps["policy_rejected"], logps["policy_chosen"],')
@@ -641,6 +665,7 @@ def test_cell_mistake_is_caught_and_named(mutant, graded_cell):
 
 
 ONE_STRUCTURAL_MISTAKE = ["loop_reference_synced_to_policy", "loop_prompt_in_loss_mask", "loop_truncates_left",
+                          "loop_without_truncation", "loop_without_backward",
                           "loop_without_optimizer_step", "loop_ignores_max_seq_len", "loop_no_reference_model"]
 
 

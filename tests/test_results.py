@@ -1,10 +1,12 @@
 """The stored record round-trips exactly; results.json and gradebook rows are exports of it."""
 import json
 import math
+import re
 
 import pytest
 
-from alignment_kit import items
+from alignment_kit import i18n, items
+from alignment_kit.pages import esc
 from alignment_kit.scoring import STATUSES, ScoredLine
 from autograder.results import GradeRecord, write_json_atomic
 
@@ -61,22 +63,52 @@ def test_hand_graded_points_are_pending_never_lost():
     assert result.score == pytest.approx(0.4)
     assert result.pending_points == pytest.approx(0.1)
     row = result.to_row()
-    assert row["autograded"] == pytest.approx(0.4) and row["autograded_max"] == pytest.approx(items.autograded_points())
+    assert row["autograded"] == pytest.approx(0.4) and row["autograded_max"] == pytest.approx(items.autograded_maximum())
     assert row["hand_graded_pending"] == pytest.approx(0.1)
     assert row["analysis"] == "", "a part graded only by hand has no autograded score"
 
 
-def test_the_score_line_names_its_parts_everywhere(tmp_path):
-    """The first line says what the score is out of, that the bonus is in it, and what waits for a person."""
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_the_score_line_names_its_parts_everywhere(language):
+    """The first line says the score out of the most it can be (the autograded points plus the autograded
+    bonus), what that most is made of, and what waits for a person, with two decimals, in every export."""
+    from autograder import gradebook, report
+    from autograder.gradescope import GradescopeConfig, results_json
+
+    result = _result(error=None, language=language)
+    points, bonus = items.autograded_points(), items.bonus_points(autograded_only=True)
+    figures = ["0.40", f"{points + bonus:.2f}", f"{points:.2f}", f"{bonus:.2f}", "0.10"]
+    with i18n.speaking(language):
+        line = result.summary()
+        exports = {"feedback.md": report.markdown(result).splitlines()[2],
+                   "feedback.html": report.html_page(result),
+                   "results.json (record)": result.to_gradescope()["output"].splitlines()[0],
+                   "results.json (Gradescope)": results_json(result, GradescopeConfig(visibility="visible"),
+                                                             "zoe.ipynb")["output"].splitlines()[0]}
+    assert re.findall(r"\d+\.\d+", line) == figures, line
+    if language == i18n.SOURCE:
+        assert line == (f"0.40 / {points + bonus:.2f} autograded ({points:.2f} + {bonus:.2f} bonus); "
+                        "0.10 to be graded by hand")
+    else:
+        assert re.search(r"[А-Яа-яЁё]", line) and "autograded" not in line, line
+    assert exports.pop("feedback.html").count(f'<p class="summary">{esc(line)}</p>') == 1
+    assert exports == dict.fromkeys(exports, line)
+    assert "✅" not in report.html_page(result) and "❌" not in report.markdown(result)
+    table = gradebook.class_table([result])
+    assert f"{points + bonus:>12.2f}" in table.splitlines()[-2] and f"{points + bonus:.2f}" in table.splitlines()[-1]
+    assert result.to_row()["autograded_max"] == pytest.approx(points + bonus)
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_a_notebook_that_could_not_be_graded_keeps_its_reason_line(language):
     from autograder import report
 
-    result = _result(error=None)
-    line = (f"0.4 of {items.autograded_points():g} autograded points, bonus included (up to "
-            f"{items.bonus_points(autograded_only=True):g}); 0.1 graded by hand, pending.")
-    assert result.summary() == line
-    assert line in report.markdown(result) and line in report.html_page(result)
-    assert result.to_gradescope()["output"].startswith(line)
-    assert "✅" not in report.html_page(result) and "❌" not in report.markdown(result)
+    result = _result(error="the notebook's cells are not a list", grader_fault=False, language=language)
+    with i18n.speaking(language):
+        line = result.summary()
+        assert report.markdown(result).splitlines()[2] == line
+        assert result.to_gradescope()["output"].splitlines()[0] == line
+    assert line.endswith(": the notebook's cells are not a list") and not re.search(r"\d\.\d\d", line), line
 
 
 # ---------------------------------------------------------------------- the hand grader sees the plots

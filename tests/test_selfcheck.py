@@ -64,3 +64,44 @@ def test_messages_count_checks_in_plain_english(capsys):
 def test_public_cell_checks_are_offered_by_selfcheck():
     for name in ("check_dpo_training_loop", "check_reward_training", "check_ppo_training"):
         assert callable(getattr(selfcheck, name)), name
+
+
+# ---------------------------------------------------------------------- a mistake is said once
+SHIFT = {"en": "forgets the shift", "ru": "забывает сдвиг"}
+
+
+def _judged(label: str, run: dict):
+    from alignment_kit.compare import judge
+
+    return judge("f", label, run, {"output": {"x": 2.0}}, [(SHIFT, {"output": {"x": 1.0}})])
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_problem_seen_on_several_probes_is_said_once_with_its_probes(language):
+    from alignment_kit import i18n
+    from alignment_kit.compare import said_once
+
+    labels = ["left padding with value -1", "right padding with value 7", "two rows, pad = EOS = 2"]
+    with i18n.speaking(language):
+        verdicts = [_judged(label, {"output": {"x": 1.0}}) for label in labels]
+        verdicts += [_judged("other", {"output": {"x": 5.0}}), _judged("fine", {"output": {"x": 2.0}}),
+                     _judged("a", {"error": "TypeError: no"}), _judged("b", {"error": "TypeError: no"})]
+        shown = [i18n.label(label) for label in labels]
+        lines = said_once(verdicts)
+    assert [v.problem for v in verdicts[:3]] == [SHIFT[language]] * 3 and verdicts[4].passed
+    assert verdicts[0].message == f"{shown[0]}: {SHIFT[language]}", "the verdict keeps its own line"
+    assert len(lines) == 3 and lines[1] == verdicts[3].message, "a problem seen once keeps '{probe}: {problem}'"
+    if language == "en":
+        assert lines[0] == 'forgets the shift (on 3 probes: "left padding with value -1", "right padding with value 7", ' \
+                           '"two rows, pad = EOS = 2")'
+        assert lines[2] == 'f raised: TypeError: no (on 2 probes: "a", "b")'
+    else:
+        assert lines[0] == "забывает сдвиг (на 3 пробах: «" + "», «".join(shown) + "»)" and shown[0] != labels[0]
+        assert lines[2] == "f выбросила исключение: TypeError: no (на 2 пробах: «a», «b»)"
+
+
+def test_a_failed_self_check_counts_every_failed_probe_and_says_each_problem_once():
+    verdicts = [_judged(label, {"output": {"x": 1.0}}) for label in ("a", "b", "c")] + [_judged("d", {"output": {"x": 2.0}})]
+    with pytest.raises(AssertionError) as raised:
+        selfcheck.report("f", verdicts)
+    assert str(raised.value) == 'f: 3 of 4 checks failed:\n- forgets the shift (on 3 probes: "a", "b", "c")'

@@ -57,7 +57,7 @@ def test_a_key_in_one_language_only_fails(catalogs, tmp_path):
 @pytest.mark.parametrize("key, before, after", [
     ("compare.wrong", "{expected}", "{expect}"),  # a renamed placeholder
     ("judge.accuracy", "{accuracy:.0%}", "{accuracy:.1%}"),  # another number format
-    ("cell_checks.run_first", "`{marker}`", "`marker`"),  # a placeholder left out
+    ("cell_checks.run_first_cell", "{does}", "does"),  # a placeholder left out
 ])
 def test_a_placeholder_that_differs_between_the_languages_fails(catalogs, tmp_path, key, before, after):
     runtime = catalogs["messages.json:alignment_kit"]
@@ -223,3 +223,34 @@ def test_messages_are_declared_with_literal_keys(tmp_path):
     (tmp_path / "bad.py").write_text('from alignment_kit.i18n import say\nsay(KEY, "text")\n')
     with pytest.raises(translations.DeclarationError, match="string literals"):
         translations.said(tmp_path)
+
+
+def _student_readme(language: str) -> str:
+    from pathlib import Path
+
+    from autograder import release
+
+    wheel, notebook = Path("alignment_kit-0.1.0-py3-none-any.whl"), Path("dpo_homework.ipynb")
+    with i18n.speaking(language):
+        return release.student_readme([notebook, wheel], "https://example.org/kit.whl", notebook, wheel)
+
+
+def _table_rows(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("|") and not re.fullmatch(r"[|\-\s]+", line)]
+
+
+def test_the_russian_student_readme_reads_in_russian_tables_included():
+    """At least 75% of its letters are Cyrillic, counted outside code blocks, code spans and URLs (commands, file
+    names and addresses are the same in both editions by design; package and model names are counted, as Latin).
+    Its tables are translated row by row: each row keeps the English row's figures and code."""
+    english, russian = _student_readme("en"), _student_readme("ru")
+    prose = re.sub(r"https?://\S+", "", re.sub(r"`[^`\n]*`", "", re.sub(r"```.*?```", "", russian, flags=re.S)))
+    letters = re.findall(r"[^\W\d_]", prose)
+    assert len(CYRILLIC.findall(prose)) >= 0.75 * len(letters), f"{len(CYRILLIC.findall(prose)) / len(letters):.0%}"
+    english_rows, russian_rows = _table_rows(english), _table_rows(russian)
+    assert len(russian_rows) == len(english_rows) > 8
+    headers = [line for number, line in enumerate(russian.splitlines()[:-1]) if russian.splitlines()[number + 1].startswith("|---")]
+    assert len(headers) == 3 and all(CYRILLIC.search(header) for header in headers), headers
+    for en, ru in zip(english_rows, russian_rows):
+        for found in (r"\d+(?:\.\d+)*", r"`[^`]*`"):
+            assert sorted(re.findall(found, ru)) == sorted(re.findall(found, en)), (en, ru)

@@ -126,6 +126,11 @@ def bonus_points(autograded_only: bool = False) -> float:
     return round(sum(p.autograded_points if autograded_only else p.points for p in PARTS if p.bonus), 4)
 
 
+def autograded_maximum() -> float:
+    """The most an autograded score can be: the homework's autograded points plus the autograded bonus."""
+    return round(autograded_points() + bonus_points(autograded_only=True), 4)
+
+
 def hand_graded_points() -> float:
     """Points a person grades, bonus included."""
     return round(sum(i.points for i in ITEMS if not i.autograded), 4)

@@ -120,6 +120,21 @@ def run_function(job: dict, name: str, snapshot: Builtins) -> dict:
 
 
 # ---------------------------------------------------------------------------------- cells
+def run_statements(source: str, namespace: dict) -> str | None:
+    """Run a re-run cell one top-level statement at a time; returns the first error, if any. A statement that
+    fails does not stop the rest: a cell merged with another (the data cell above it, say) holds code that
+    fails here, where the notebook's other variables do not exist, and the cell's own part must still run."""
+    first = None
+    for node in ast.parse(source).body:
+        try:
+            exec(compile(ast.Module([node], type_ignores=[]), "<student cell>", "exec"), namespace)  # noqa: S102
+        except StudentTimeout:
+            raise
+        except BaseException as error:  # noqa: BLE001 - student code may raise anything, SystemExit included
+            first = first or short_error(error)
+    return first
+
+
 def run_cell(job: dict, snapshot: Builtins) -> dict:
     """Re-run each (cell source, configuration) of the job in a fresh namespace; facts and outcome per run."""
     limits, item, scratch = job["limits"], job["item"], Path(job["scratch"])
@@ -137,8 +152,7 @@ def run_cell(job: dict, snapshot: Builtins) -> dict:
             exec(compile(job["helpers"], "<given helpers>", "exec"), namespace)  # noqa: S102
         if item in recorders.AFTER_HELPERS:
             recorders.AFTER_HELPERS[item](namespace, config, state)
-        cell = compile(run["cell_source"], "<student cell>", "exec")
-        _, cell_error = guarded(lambda: exec(cell, namespace), cell_seconds)  # noqa: S102
+        _, cell_error = guarded(lambda: run_statements(run["cell_source"], namespace), cell_seconds)
         snapshot.restore()
         left, collect_error = guarded(lambda: recorders.COLLECT[item](namespace, state), limits["function_timeout_s"])
         snapshot.restore()

@@ -4,24 +4,38 @@ The cell is re-run with tiny seeded models and the reference helpers under two h
 configurations that differ in every input the cell is given (BETA, NUM_DPO_STEPS, MAX_SEQ_LEN, the
 batch size and the rows), so a loop that ignores any of them shows up, and is named. The rows are
 cut so that chosen and rejected completions end at different places, some inside the window and
-some beyond it, so every mask and truncation mistake changes what is recorded. In the second
-configuration the optimizer also holds the reference model's parameters: a reference run with
-gradients then trains, which changes the losses. The points come from the outcome: the losses and
-the trained policy, evaluated by the grader (`cell_outcomes.evaluate_loop`).
+some beyond it, so every mask and truncation mistake changes what is recorded. The reference model
+starts from other weights than the policy, so the first step's loss depends on the sequences, the
+mask and the reference. In the second configuration the optimizer also holds the reference model's
+parameters: a reference run with gradients then trains, which changes its weights. Each line of the
+loop earns its points from the outcome that depends on it, evaluated by the grader
+(`cell_outcomes.evaluate_loop`, `loop_judge`).
+
+`VARIATIONS` are the ways of writing the loop that keep full marks although they change its run:
+gradient clipping by norm or by value, at whatever threshold the student chose. Declare one with
+`accepted=False` to make it cost the trajectory's points instead.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
-from alignment_kit import cell_judges, cell_outcomes, paths
+from alignment_kit import cell_outcomes, loop_judge, paths
 from alignment_kit.i18n import say
+from alignment_kit.loop_judge import SEQUENCES, STEPS, TRAJECTORY
 from alignment_kit.recorders import LOOP
 from autograder.checks.cell_check import CellCheck
-from autograder.checks.loop_mistakes import MISTAKES, loop_source
+from autograder.checks.loop_mistakes import MISTAKES, clipping, loop_source
+from autograder.checks.variation import Variation
 
-# What the cell is given, as the cell names it -> the configuration's key.
-INPUTS = {"BETA": "beta", "NUM_DPO_STEPS": "steps", "MAX_SEQ_LEN": "max_seq_len"}
+# What the cell is given, as the cell names it -> (the configuration's key, the line ignoring it costs).
+INPUTS = {"BETA": ("beta", TRAJECTORY), "NUM_DPO_STEPS": ("steps", STEPS), "MAX_SEQ_LEN": ("max_seq_len", SEQUENCES)}
+VARIATIONS = {
+    "clip_grad_norm": Variation("gradient clipping at norm {value:g}", clipping("clip_grad_norm_", "max_norm"),
+                                default=1.0, seen_in="clip_norms"),
+    "clip_grad_value": Variation("gradient clipping at value {value:g}", clipping("clip_grad_value_", "clip_value"),
+                                 default=1.0, seen_in="clip_values"),
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,7 @@ class LoopSetup:
     chosen_lengths: tuple[int, ...]  # each row's chosen completion is cut to this many tokens
     rejected_lengths: tuple[int, ...]
     learning_rate: float = 1e-3
+    reference_seed: int = 1  # the reference model starts from other weights than the policy (seed 0)
     device: str = "cpu"  # where the cell is re-run (the GPU tests re-run the public one on CUDA)
     optimizer_holds_reference: bool = False  # the optimizer also holds ref_model's parameters (see above)
 
@@ -57,7 +72,7 @@ class LoopSetup:
                          "rejected_input_ids": row["rejected_input_ids"][:rejected]})
         return {"rows": rows, "pad_token_id": tokenizer.pad_token_id, "batch_size": self.batch_size,
                 "steps": self.steps, "beta": self.beta, "max_seq_len": self.max_seq_len,
-                "learning_rate": self.learning_rate, "device": self.device,
+                "learning_rate": self.learning_rate, "reference_seed": self.reference_seed, "device": self.device,
                 "optimizer_holds_reference": self.optimizer_holds_reference}
 
 
@@ -83,9 +98,12 @@ def ignores_message(name: str, value, default) -> str:
 
 
 def judge(student: list[dict], expected: list[dict], setups: list[tuple[str, dict]]):
-    configs = [cell_judges.Configuration(label, run, e["runs"], e["messages"], config.get("device", "cpu"))
+    """The loop's lines; which line each mistake costs and which variations are accepted are read from the
+    declarations here, so changing them needs no new reference runs."""
+    declared = {"costs": CHECK.costs, "variations": CHECK.variations_as_data()}
+    configs = [loop_judge.Configuration.of(label, run, {**e, **declared}, config.get("device", "cpu"))
                for (label, config), run, e in zip(setups, student, expected)]
-    return cell_judges.judge_loop(configs)
+    return loop_judge.judge_loop(configs)
 
 
 CHECK = CellCheck(
@@ -93,10 +111,13 @@ CHECK = CellCheck(
     helpers=("get_log_prob", "dpo_loss", "pad", "pad_collate_fn"),
     setups=lambda: [(s.label, s.config()) for s in HIDDEN_SETUPS],
     judge=judge,
-    mistakes={key: switches for key, (_, switches) in MISTAKES.items()},
+    mistakes={key: switches for key, (_, switches, _) in MISTAKES.items()},
     mistaken_source=loop_source,
-    messages={key: message for key, (message, _) in MISTAKES.items()},
-    inputs=INPUTS,
+    messages={key: message for key, (message, _, _) in MISTAKES.items()},
+    costs={**{key: line for key, (_, _, line) in MISTAKES.items()},
+           **{f"ignores:{name}": line for name, (_, line) in INPUTS.items()}},
+    variations=VARIATIONS,
+    inputs={name: key for name, (key, _) in INPUTS.items()},
     ignores_message=ignores_message,
     curve="losses",
     evaluate=cell_outcomes.evaluate_loop,

@@ -10,13 +10,12 @@ one assembled by hand, has nothing to replay.
 """
 from __future__ import annotations
 
-import hashlib
-
 from alignment_kit import cell_judges, cell_outcomes
 from alignment_kit.i18n import say
 from alignment_kit.recorders import PPO
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.kit_rows import SECOND, kit_rows
+from autograder.checks.replays import replay_key, replayed, unverified
 
 
 def ppo_setups() -> list[tuple[str, dict]]:
@@ -37,60 +36,28 @@ def ppo_judge(student: list[dict], expected: list[dict], setups: list[tuple[str,
     return cell_judges.judge_ppo(runs), []
 
 
-# Arguments that name places, not training: a replay uses its own.
-PLACES = ("output_dir", "logging_dir", "run_name")
-
-
-def replay_start(call: dict) -> dict:
-    """What a replay of a recorded PPO run starts from: the record without its results and without places."""
-    arguments = call.get("arguments")
-    if isinstance(arguments, dict):
-        arguments = {key: value for key, value in arguments.items() if key not in PLACES}
-    return {"arguments": arguments, "models": call.get("models"), "same": call.get("same"), "rows": call.get("rows"),
-            "random": call.get("random")}
-
-
-def replay_key(call) -> str:
-    """A digest of a recorded run's start: two runs with the same key train the same policy."""
-    from alignment_kit.sandbox import wire
-
-    if not isinstance(call, dict) or "unrecordable" in call:
-        return ""
-    return hashlib.sha256(wire.dump(replay_start(call))).hexdigest()[:24]
-
-
 def evaluate_ppo(config: dict, outcome) -> dict:
     call = outcome.get("train_call") if isinstance(outcome, dict) else None
     return {**cell_outcomes.evaluate_ppo(config, outcome), "replay_key": replay_key(call),
             "train_calls": outcome.get("train_calls") if isinstance(outcome, dict) else None}
 
 
-def verify_ppo(config: dict, outcome, student: dict, reference: dict, replay) -> tuple[bool, str]:
+def verify_ppo(config: dict, outcome, student: dict, reference: dict, replay) -> dict:
     """Whether the student's PPO run trained, and trained what a replay of its start trains."""
     if student.get("policy_logps") is None:
-        return False, student.get("problem") or say("ppo_training.no_run", "no PPO run was recorded")
-    if isinstance(student.get("train_calls"), int) and student["train_calls"] > 1:
-        return False, say("ppo_training.twice", "ppo_trainer.train() ran {count} times: train once, as the reference "
-                          "does", count=student["train_calls"])
+        return unverified(student.get("problem") or say("ppo_training.no_run", "no PPO run was recorded"))
     if not student.get("moved"):
-        return False, say("ppo_training.never_trained", "the PPO policy's weights are those it started from: it was "
-                          "never trained")
-    key = student["replay_key"]
-    if not key:
-        return False, say("ppo_training.unrecorded", "the PPO run could not be recorded, so it cannot be checked")
-    if key == reference.get("replay_key"):
-        replayed = reference
-    else:
-        replayed = replay(key, replay_start(outcome["train_call"]))
-        if "replay_failed" in replayed:
-            return False, say("ppo_training.replay_failed", "a replay of this PPO run with the same models, settings and "
-                              "seeds failed: {error}", error=replayed["replay_failed"])
-    if cell_outcomes.close(student["policy_logps"], replayed.get("policy_logps")):
-        return True, ""
-    gap = cell_outcomes.largest_gap(student["policy_logps"], replayed.get("policy_logps"))
-    return False, say("ppo_training.differs", "the policy this PPO run leaves differs from a replay of the same run "
-                      "(same models, settings, prompts and seeds): {gap} in the log-probabilities of a fixed reply; "
-                      "train it with ppo_trainer.train(), and leave its models alone", gap=gap)
+        return unverified(say("ppo_training.never_trained", "the PPO policy's weights are those it started from: it "
+                              "was never trained"))
+    run, problem = replayed(student, reference, outcome, replay, "ppo_trainer")
+    if run is None:
+        return unverified(problem)
+    if cell_outcomes.close(student["policy_logps"], run.get("policy_logps")):
+        return {"verified": True, "verification_problem": ""}
+    gap = cell_outcomes.largest_gap(student["policy_logps"], run.get("policy_logps"))
+    return unverified(say("ppo_training.differs", "the policy this PPO run leaves differs from a replay of the same run "
+                          "(same models, settings, prompts and seeds): {gap} in the log-probabilities of a fixed reply; "
+                          "train it with ppo_trainer.train(), and leave its models alone", gap=gap))
 
 
 # Grader-owned code run in a worker on a recorded start (`replay`): rebuild the models the recorded run
@@ -101,7 +68,7 @@ import dataclasses
 import torch
 from datasets import Dataset
 
-from alignment_kit.recorders import set_rng_state
+from alignment_kit.trainer_runs import set_rng_state
 
 
 def _rebuild(claim, given):

@@ -1,15 +1,22 @@
-"""The grader's side of `reward_training`: the configurations the reward cell is re-run under.
+"""The grader's side of `reward_training`: the configurations the reward cell is re-run under, and its replay.
 
 The cell is re-run under two hidden configurations whose settings differ (steps, lengths, the rows).
-Its points come from the reward model it trained, evaluated by the grader from the weights the
-worker hands over: its accuracy on held-out pairs that are never sent to the worker (`private`).
+Its two lines are earned apart. The held-out ranking comes from the reward model it trained,
+evaluated by the grader from the weights the worker hands over, on held-out pairs that are never
+sent to the worker (`private`). The setup comes from the run: it is replayed in a fresh worker from
+what it recorded at its start (the model, RewardConfig's arguments, the rows and the random states),
+and when the reward model it trained is the replay's, the replay's own facts (steps, lengths, rows,
+head) are judged. So a reward model that trains as asked keeps the setup's points even when its
+ranking falls short, and a counter set by hand earns nothing.
 """
 from __future__ import annotations
 
 from alignment_kit import cell_judges, cell_outcomes
+from alignment_kit.i18n import say
 from alignment_kit.recorders import REWARD
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.kit_rows import SECOND, kit_rows
+from autograder.checks.replays import replay_key, replayed, unverified
 
 
 def reward_setups() -> list[tuple[str, dict]]:
@@ -24,14 +31,62 @@ def reward_setups() -> list[tuple[str, dict]]:
 
 
 def reward_judge(student: list[dict], expected: list[dict], setups: list[tuple[str, dict]]):
-    runs = [cell_judges.RewardRun(label, run, e["runs"][""], config["settings"])
+    runs = [cell_judges.RewardRun(label, run, e["runs"][""], config["settings"], run.get("replayed"),
+                                  run.get("verification_problem", ""))
             for (label, config), run, e in zip(setups, student, expected)]
     return cell_judges.judge_reward(runs), []
 
 
 def evaluate_reward(config: dict, outcome) -> dict:
-    return cell_outcomes.evaluate_reward(config["held_out"], outcome)
+    outcome = outcome if isinstance(outcome, dict) else {}
+    return {**cell_outcomes.evaluate_reward(config["held_out"], outcome), "replay_key": replay_key(outcome.get("train_call")),
+            "train_calls": outcome.get("train_calls")}
 
+
+def verify_reward(config: dict, outcome, student: dict, reference: dict, replay) -> dict:
+    """The facts of a replay of the student's RewardTrainer run, when the reward model it trained is the replay's."""
+    if not isinstance((outcome or {}).get("train_call"), dict):
+        return unverified(say("reward_training.never_ran", "reward_trainer.train() never ran, so nothing was trained"))
+    if student.get("scores") is None:
+        return unverified(student.get("problem") or "")
+    run, problem = replayed(student, reference, outcome, replay, "reward_trainer")
+    if run is None:
+        return unverified(problem)
+    if not cell_outcomes.close(student["scores"], run.get("scores")):
+        gap = cell_outcomes.largest_gap(student["scores"], run.get("scores"))
+        return unverified(say("reward_training.differs", "the reward model differs from a replay of the same "
+                              "RewardTrainer run (same model, settings, rows and seeds): {gap} in its scores of held-out "
+                              "pairs; train it with reward_trainer.train(), and leave it alone after", gap=gap))
+    return {"verified": True, "verification_problem": "", "replayed": run}
+
+
+# Grader-owned code run in a worker on a recorded start (`replay`): rebuild the model the recorded run started
+# from, the trainer with its arguments and rows, its random states, then train.
+REPLAY_SOURCE = '''
+import dataclasses
+import torch
+from datasets import Dataset
+
+from alignment_kit.trainer_runs import set_rng_state
+
+claim = replay["models"]["model"]
+reward_model = AutoModelForSequenceClassification.from_pretrained(settings.model_path,
+                                                                  num_labels=claim.get("num_labels") or 1)
+if claim.get("pad_token_set"):
+    reward_model.config.pad_token_id = tokenizer.pad_token_id
+parameters = dict(reward_model.named_parameters())
+with torch.no_grad():
+    for name, tensor in claim["changed"].items():
+        parameters[name].copy_(tensor)
+fields = {field.name for field in dataclasses.fields(RewardConfig) if field.init}
+arguments = {key: value for key, value in replay["arguments"].items() if key in fields}
+arguments["output_dir"] = os.path.join(settings.output_dir, "replay")
+reward_trainer = RewardTrainer(model=reward_model, args=RewardConfig(**arguments), processing_class=tokenizer,
+                               train_dataset=Dataset.from_list(replay["rows"]))
+set_rng_state(replay["random"])
+reward_trainer.train()
+'''
 
 CHECK = CellCheck(grade_id=REWARD, helpers=("to_implicit_prompt_preferences",), setups=reward_setups,
-                  judge=reward_judge, evaluate=evaluate_reward, private=("held_out",))
+                  judge=reward_judge, evaluate=evaluate_reward, private=("held_out",), verify=verify_reward,
+                  replay_source=REPLAY_SOURCE)
