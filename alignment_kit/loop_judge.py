@@ -172,27 +172,28 @@ def _first_step_differs(student: dict, expected: dict) -> str:
                atol=LOSS_ATOL, rtol=LOSS_RTOL)
 
 
-def _sequences_differ(student: dict, expected: dict) -> str:
-    if _rows(student) == _rows(expected):
-        hint = say("loop.rows_hint_same", "the policy was fed the reference's sequences, so look at the loss mask and "
-                   "the call to dpo_loss")
-    elif not student.get("policy_rows"):
-        hint = say("judge.policy_not_called", "policy_model is never called")
-    else:
-        hint = say("judge.policy_rows", "the policy is not fed prompt + completion, concatenated and cut to the first "
-                   "MAX_SEQ_LEN tokens")
+def _hinted(student: dict, expected: dict, view: Callable, same: str, none: str, other: str) -> str:
+    """What differs in the first step, with a hint from the facts `view` reads: `same` when they are the
+    reference's, `none` when there are none, `other` otherwise."""
+    hint = same if view(student) == view(expected) else none if not view(student) else other
     return f"{_first_step_differs(student, expected)}: {hint}"
+
+
+def _sequences_differ(student: dict, expected: dict) -> str:
+    return _hinted(student, expected, _rows,
+                   say("loop.rows_hint_same", "the policy was fed the reference's sequences, so look at the loss mask "
+                       "and the call to dpo_loss"),
+                   say("judge.policy_not_called", "policy_model is never called"),
+                   say("judge.policy_rows", "the policy is not fed prompt + completion, concatenated and cut to the "
+                       "first MAX_SEQ_LEN tokens"))
 
 
 def _mask_differs(student: dict, expected: dict) -> str:
-    if _masks(student) == _masks(expected):
-        hint = say("loop.mask_hint_same", "the loss mask selects the reference's tokens, so look at the sequences and "
-                   "the call to dpo_loss")
-    elif not student.get("masked_labels"):
-        hint = say("judge.get_log_prob_not_called", "get_log_prob is never called")
-    else:
-        hint = say("judge.mask", "the loss mask does not select exactly the completion tokens inside the window")
-    return f"{_first_step_differs(student, expected)}: {hint}"
+    return _hinted(student, expected, _masks,
+                   say("loop.mask_hint_same", "the loss mask selects the reference's tokens, so look at the sequences "
+                       "and the call to dpo_loss"),
+                   say("judge.get_log_prob_not_called", "get_log_prob is never called"),
+                   say("judge.mask", "the loss mask does not select exactly the completion tokens inside the window"))
 
 
 def _frozen_differs(student: dict, expected: dict) -> str:

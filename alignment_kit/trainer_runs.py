@@ -9,6 +9,8 @@ The functions that read models are captured when the module is imported, before 
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import inspect
 import random
 from typing import Callable
@@ -69,7 +71,6 @@ def set_rng_state(saved: dict) -> None:
 def arguments(args) -> dict:
     """A trainer config's init fields as plain values (enums by value, nested configs as dicts). Not
     `to_dict()`, which masks every field whose name ends in `_token`, PPO's `stop_token` among them."""
-    import dataclasses
     import enum
 
     found = {}
@@ -134,3 +135,32 @@ def record_runs(trainer_class: type, state: dict, bases: dict[str, dict], roles:
         return original_train(self, *args, **kwargs)
 
     trainer_class.__init__, trainer_class.train, trainer_class._kit_recording = __init__, train, True
+
+
+def rebuilt(claim: dict, settings, tokenizer, given=None):
+    """A model a recorded run started from, as a replay rebuilds it: the kit's checkpoint (or `given`, the model
+    the cell was given, when the record says it was that one), with the config and the changed weights the
+    record holds; None for a role the run had no model in."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    if claim.get("missing"):
+        return None
+    if claim.get("base") == "given_reward" and given is not None:
+        model = copy.deepcopy(given)
+    elif claim["class"].endswith("ForSequenceClassification"):
+        model = AutoModelForSequenceClassification.from_pretrained(settings.model_path, num_labels=claim.get("num_labels") or 1)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(settings.model_path)
+    if claim.get("pad_token_set"):
+        model.config.pad_token_id = tokenizer.pad_token_id
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, tensor in claim["changed"].items():
+            parameters[name].copy_(tensor)
+    return model
+
+
+def replayed_config(config_class: type, recorded: dict, output_dir: str):
+    """The trainer config of a replay: the recorded arguments its class knows, and a folder of its own."""
+    fields = {field.name for field in dataclasses.fields(config_class) if field.init}
+    return config_class(**{key: value for key, value in recorded.items() if key in fields}, output_dir=output_dir)

@@ -45,19 +45,26 @@ def unique_copy(source: Path, target: Path, mark: str) -> None:
     target.write_text(json.dumps(notebook), encoding="utf-8")
 
 
+def unique_submissions(count: int, folder: Path) -> list[tuple[str, Path]]:
+    """`count` (student, source example) pairs, each student's notebook written to `folder`, no two sharing code."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for number in range(count):
+        source, student = paths.EXAMPLE_SUBMISSIONS / f"{EXAMPLES[number % len(EXAMPLES)]}.ipynb", f"student{number:03d}"
+        unique_copy(source, folder / f"{student}.ipynb", student)
+        made.append((student, source))
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=8, help="number of submissions")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="grading-throughput-"))
     flat, course = work / "submissions", work / "course"
-    flat.mkdir()
     shutil.copytree(paths.REPO_ROOT / "solutions", course / "solutions")
     shutil.copy(paths.REPO_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
-    for number in range(args.n):
-        source = paths.EXAMPLE_SUBMISSIONS / f"{EXAMPLES[number % len(EXAMPLES)]}.ipynb"
-        student = f"student{number:03d}"
-        unique_copy(source, flat / f"{student}.ipynb", student)
+    for student, source in unique_submissions(args.n, flat):
         submitted = course / "submitted" / student / paths.ASSIGNMENT
         submitted.mkdir(parents=True)
         unique_copy(source, submitted / f"{paths.ASSIGNMENT}.ipynb", student)

@@ -565,7 +565,7 @@ CELL_MUTANTS = [
                "concatenation and truncation", ("not cut to MAX_SEQ_LEN",)),
     CellMutant("loop_without_backward", "dpo_training_loop",
                student_dpo_loop().replace("scaler.scale(loss).backward()", "scaler.scale(loss)  # backward is slow"),
-               "steps taken", ("not backpropagated",)),
+               "steps taken", ("not backpropagated", "is the loss backpropagated")),
     CellMutant("loop_gradients_never_reset", "dpo_training_loop",
                student_dpo_loop().replace("optimizer.zero_grad()", "pass  # zero_grad later"),
                "loss trajectory", ("never reset",)),

@@ -5,7 +5,12 @@ cells, which delegate to the kit's isolated grading of each submitted notebook (
 same example submissions graded by `python -m autograder grade` (the session's CLI run) must get the
 same score in every grade cell. boris handed in bob's answers in the Russian edition (so bob, graded in
 English by the CLI, stands in for him here): nbgrader gives boris bob's scores.
+
+Where nbgrader cannot grade at all, the kit's CLI does: a notebook whose nbgrader metadata is gone has
+no grade cells nbgrader can find, so `nbgrader autograde` leaves every grade empty; `python -m autograder
+grade COURSE` finds its cells by content and records full scores in the same gradebook.
 """
+import json
 import shutil
 import subprocess
 import sys
@@ -20,12 +25,11 @@ from autograder import paths
 pytestmark = pytest.mark.slow  # runs nbgrader autograde on the examples
 
 STUDENTS = ("alice", "boris", "carol", "dave")
+STRIPPED = "stripped"  # alice's notebook with every cell's nbgrader metadata gone
 
 
 @pytest.fixture(scope="module")
 def nbgrader_course(tmp_path_factory, kit_assets):
-    from nbgrader.api import Gradebook
-
     course = tmp_path_factory.mktemp("course")
     shutil.copytree(paths.REPO_ROOT / "solutions", course / "solutions")
     shutil.copy(paths.REPO_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
@@ -33,6 +37,11 @@ def nbgrader_course(tmp_path_factory, kit_assets):
         submitted = course / "submitted" / student / paths.ASSIGNMENT
         submitted.mkdir(parents=True)
         shutil.copy(paths.EXAMPLE_SUBMISSIONS / f"{student}.ipynb", submitted / f"{paths.ASSIGNMENT}.ipynb")
+    stripped = json.loads((paths.EXAMPLE_SUBMISSIONS / "alice.ipynb").read_text(encoding="utf-8"))
+    for cell in stripped["cells"]:
+        cell.get("metadata", {}).pop("nbgrader", None)
+    (course / "submitted" / STRIPPED / paths.ASSIGNMENT).mkdir(parents=True)
+    (course / "submitted" / STRIPPED / paths.ASSIGNMENT / f"{paths.ASSIGNMENT}.ipynb").write_text(json.dumps(stripped))
     # The submissions' own cells run in nbgrader's kernel; short stages keep that quick.
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(course), "KIT_PROFILE": "smoke",
            "KIT_DPO_STEPS": "1", "KIT_REWARD_STEPS": "1", "KIT_PPO_EPISODES": "4", "HF_HUB_OFFLINE": "1",
@@ -42,17 +51,24 @@ def nbgrader_course(tmp_path_factory, kit_assets):
         done = subprocess.run([sys.executable, "-m", "nbgrader", verb, paths.ASSIGNMENT, "--force"],
                               cwd=course, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    scores, manual = _gradebook(course)
+    return scores, manual, course
+
+
+def _gradebook(course: Path) -> tuple[dict, dict]:
+    from nbgrader.api import Gradebook
+
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         scores = {student: {g.name: g.auto_score for g in gradebook.find_submission_notebook(
                       paths.ASSIGNMENT, paths.ASSIGNMENT, student).grades}
-                  for student in STUDENTS}
+                  for student in (*STUDENTS, STRIPPED)}
         manual = {student: gradebook.find_submission(paths.ASSIGNMENT, student).needs_manual_grade for student in STUDENTS}
     return scores, manual
 
 
 @pytest.mark.slow
 def test_nbgrader_autograde_scores_the_reference(nbgrader_course):
-    scores, manual = nbgrader_course
+    scores, manual, _ = nbgrader_course
     autograded = {i.grade_id: i.points for i in items.ITEMS if i.autograded}
     assert {cell: scores["alice"][cell] for cell in autograded} == pytest.approx(autograded)
     assert manual["alice"], "hand-graded cells stay flagged for manual grading"
@@ -61,7 +77,7 @@ def test_nbgrader_autograde_scores_the_reference(nbgrader_course):
 @pytest.mark.slow
 @pytest.mark.parametrize("student", STUDENTS)
 def test_both_flows_give_the_same_score_item_by_item(student, nbgrader_course, graded_examples):
-    scores, _ = nbgrader_course
+    scores, _, _ = nbgrader_course
     record = graded_examples[4][student]
     cli = record.item_scores()
     for item in (i for i in items.ITEMS if i.autograded):
@@ -71,10 +87,25 @@ def test_both_flows_give_the_same_score_item_by_item(student, nbgrader_course, g
 
 @pytest.mark.slow
 def test_the_two_editions_get_the_same_scores_in_both_flows(nbgrader_course, graded_examples):
-    scores, _ = nbgrader_course
+    scores, _, _ = nbgrader_course
     records = graded_examples[4]
     assert records["boris"].item_scores() == pytest.approx(records["bob"].item_scores()), "the CLI's editions differ"
     bob = records["bob"].item_scores()
     for item in (i for i in items.ITEMS if i.autograded):
         assert scores["boris"][item.grade_id] == pytest.approx(bob[item.name], abs=1e-4), (
             f"{item.name}: nbgrader gives the Russian edition {scores['boris'][item.grade_id]}, the CLI the English {bob[item.name]}")
+
+
+@pytest.mark.slow
+def test_a_notebook_nbgrader_cannot_grade_is_graded_by_the_kits_cli_into_the_same_gradebook(nbgrader_course):
+    scores, _, course = nbgrader_course
+    autograded = {i.grade_id: i.points for i in items.ITEMS if i.autograded}
+    assert all(scores[STRIPPED][cell] is None for cell in autograded), "nbgrader found grade cells without metadata"
+    only = course.parent / f"{course.name}-{STRIPPED}"  # the course with its gradebook, and this student's submission
+    shutil.copytree(course, only, ignore=lambda folder, names: [n for n in names if Path(folder).name == "submitted"
+                                                                and n != STRIPPED])
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(only), "--out", str(only / "kit-grades")],
+                          cwd=paths.REPO_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    scores, _ = _gradebook(only)
+    assert {cell: scores[STRIPPED][cell] for cell in autograded} == pytest.approx(autograded)

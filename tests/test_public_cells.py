@@ -78,7 +78,7 @@ def _public_failure(run, notebook, check_id: str) -> str:
 @pytest.mark.parametrize("mistake", LOOP_MISTAKES)
 def test_the_public_loop_check_names_each_loop_mistake(kernel, mistake):
     run, notebook = kernel
-    message, switches = MISTAKES[mistake]
+    message, switches, _ = MISTAKES[mistake]
     run(_index(notebook, "dpo_setup"))
     run(_index(notebook, "dpo_training_loop"), loop_source(**switches))
     failure = _public_failure(run, notebook, "test_dpo_training_loop")

@@ -178,6 +178,20 @@ def test_duplicated_cells_grade_the_last_one_that_does_what_the_cell_must(grader
     assert any("of 2 cells that have it, the last" in t.output for t in record.tests if t.item == "dpo_training_loop")
 
 
+def test_a_re_run_cell_merged_with_the_cell_above_and_a_timed_training_line_keep_their_points(grader, tmp_path):
+    """The reward cell merged with the data cell before it (whose code cannot run where the grader re-runs the
+    cell), and its training line written `%time reward_trainer.train()`: the cell's own part still runs."""
+    nb = alice()
+    data, cell = index_of(nb, "reward_data"), index_of(nb, "reward_training")
+    merged = source_of(nb["cells"][data]) + "\n" + source_of(nb["cells"][cell]).replace(
+        "reward_trainer.train()", "%time reward_trainer.train()")
+    assert "%time reward_trainer.train()" in merged
+    nb["cells"][cell]["source"] = merged
+    del nb["cells"][data]
+    record = graded(grader, nb, tmp_path / "merged.ipynb")
+    assert item_scores(record) == expected_scores(set()), [t.output for t in record.tests if t.item == "reward_training"]
+
+
 def test_how_a_cell_was_found_reaches_the_feedback(grader, tmp_path):
     from autograder import report
 

@@ -152,7 +152,8 @@ def run_cell(job: dict, snapshot: Builtins) -> dict:
             exec(compile(job["helpers"], "<given helpers>", "exec"), namespace)  # noqa: S102
         if item in recorders.AFTER_HELPERS:
             recorders.AFTER_HELPERS[item](namespace, config, state)
-        _, cell_error = guarded(lambda: run_statements(run["cell_source"], namespace), cell_seconds)
+        first_error, stopped = guarded(lambda: run_statements(run["cell_source"], namespace), cell_seconds)
+        cell_error = stopped or first_error
         snapshot.restore()
         left, collect_error = guarded(lambda: recorders.COLLECT[item](namespace, state), limits["function_timeout_s"])
         snapshot.restore()

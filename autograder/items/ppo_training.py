@@ -63,41 +63,17 @@ def verify_ppo(config: dict, outcome, student: dict, reference: dict, replay) ->
 # Grader-owned code run in a worker on a recorded start (`replay`): rebuild the models the recorded run
 # started from, the trainer with its arguments and rows, its random states, then train.
 REPLAY_SOURCE = '''
-import copy
-import dataclasses
-import torch
 from datasets import Dataset
 
-from alignment_kit.trainer_runs import set_rng_state
-
-
-def _rebuild(claim, given):
-    if claim.get("missing"):
-        return None
-    if claim["base"] == "given_reward":
-        model = copy.deepcopy(given)
-    elif claim["class"].endswith("ForSequenceClassification"):
-        model = AutoModelForSequenceClassification.from_pretrained(settings.model_path, num_labels=claim["num_labels"] or 1)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(settings.model_path)
-    if claim.get("pad_token_set"):
-        model.config.pad_token_id = tokenizer.pad_token_id
-    parameters = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, tensor in claim["changed"].items():
-            parameters[name].copy_(tensor)
-    return model
-
+from alignment_kit.trainer_runs import rebuilt, replayed_config, set_rng_state
 
 models = {}
 for role in ("policy", "ref", "reward", "value"):
     twin = next((other for other in models if "=".join(sorted((other, role))) in replay["same"]), None)
-    models[role] = models[twin] if twin else _rebuild(replay["models"][role], reward_model)
-fields = {field.name for field in dataclasses.fields(PPOConfig) if field.init}
-arguments = {key: value for key, value in replay["arguments"].items() if key in fields}
-arguments["output_dir"] = os.path.join(settings.output_dir, "replay")
-ppo_trainer = PPOTrainer(args=PPOConfig(**arguments), processing_class=tokenizer, model=models["policy"],
-                         ref_model=models["ref"], reward_model=models["reward"], value_model=models["value"],
+    models[role] = models[twin] if twin else rebuilt(replay["models"][role], settings, tokenizer, reward_model)
+ppo_trainer = PPOTrainer(args=replayed_config(PPOConfig, replay["arguments"], os.path.join(settings.output_dir, "replay")),
+                         processing_class=tokenizer, model=models["policy"], ref_model=models["ref"],
+                         reward_model=models["reward"], value_model=models["value"],
                          train_dataset=Dataset.from_list([{"input_ids": row} for row in replay["rows"]]))
 set_rng_state(replay["random"])
 ppo_trainer.train()

@@ -63,25 +63,14 @@ def verify_reward(config: dict, outcome, student: dict, reference: dict, replay)
 # Grader-owned code run in a worker on a recorded start (`replay`): rebuild the model the recorded run started
 # from, the trainer with its arguments and rows, its random states, then train.
 REPLAY_SOURCE = '''
-import dataclasses
-import torch
 from datasets import Dataset
 
-from alignment_kit.trainer_runs import set_rng_state
+from alignment_kit.trainer_runs import rebuilt, replayed_config, set_rng_state
 
-claim = replay["models"]["model"]
-reward_model = AutoModelForSequenceClassification.from_pretrained(settings.model_path,
-                                                                  num_labels=claim.get("num_labels") or 1)
-if claim.get("pad_token_set"):
-    reward_model.config.pad_token_id = tokenizer.pad_token_id
-parameters = dict(reward_model.named_parameters())
-with torch.no_grad():
-    for name, tensor in claim["changed"].items():
-        parameters[name].copy_(tensor)
-fields = {field.name for field in dataclasses.fields(RewardConfig) if field.init}
-arguments = {key: value for key, value in replay["arguments"].items() if key in fields}
-arguments["output_dir"] = os.path.join(settings.output_dir, "replay")
-reward_trainer = RewardTrainer(model=reward_model, args=RewardConfig(**arguments), processing_class=tokenizer,
+reward_model = rebuilt(replay["models"]["model"], settings, tokenizer)
+reward_trainer = RewardTrainer(model=reward_model, processing_class=tokenizer,
+                               args=replayed_config(RewardConfig, replay["arguments"],
+                                                    os.path.join(settings.output_dir, "replay")),
                                train_dataset=Dataset.from_list(replay["rows"]))
 set_rng_state(replay["random"])
 reward_trainer.train()
