@@ -154,9 +154,8 @@ def rebuilt(claim: dict, settings, tokenizer, given=None):
     if claim.get("pad_token_set"):
         model.config.pad_token_id = tokenizer.pad_token_id
     parameters = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, tensor in claim["changed"].items():
-            parameters[name].copy_(tensor)
+    for name, tensor in claim["changed"].items():
+        parameters[name].detach().copy_(tensor)
     return model
 
 
