@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alignment_kit import i18n
@@ -44,16 +46,18 @@ def evaluated(check: CellCheck, config: dict, run: dict) -> dict:
 
 
 RUNS_PER_WORKER = 2  # a loop run hands over its policy after each step and its reference (13 MiB each): ~50 MiB
+REFERENCE_WORKERS = max(1, min(2, os.cpu_count() or 1))  # workers of reference runs at once
 
 
 def trusted_cell_runs(check: CellCheck, runs: list[tuple[str, dict]], limits: Limits,
                       measured_on: list[dict] | None = None) -> list[dict]:
     """Grader-owned cells (the solution's, a known mistake's, a replay), run in workers like a student's,
     evaluated on this side. `measured_on`: the configuration each run's outcome is measured on, when it is
-    not the one the cell was given (a run that ignores an input is given another value, measured alike)."""
+    not the one the cell was given (a run that ignores an input is given another value, measured alike).
+    The workers run `REFERENCE_WORKERS` at a time (the reference runs are many, and independent)."""
     measured_on = measured_on or [config for _, config in runs]
-    found = []
-    for start in range(0, len(runs), RUNS_PER_WORKER):
+
+    def chunk_runs(start: int) -> list[dict]:
         chunk = runs[start:start + RUNS_PER_WORKER]
         result = run_job(cell_job(check, reference_notebook().definitions(), chunk), limits)
         outcome = (result.payload or {}).get("runs")
@@ -61,8 +65,11 @@ def trusted_cell_runs(check: CellCheck, runs: list[tuple[str, dict]], limits: Li
                                                                  for r in outcome):
             problem = result.error or next(r.get("cell_error") or r.get("collect_error") for r in outcome)
             raise RuntimeError(f"a reference run of {check.grade_id} failed: {problem}\n{result.output_tail[-2000:]}")
-        found += [evaluated(check, config, run) for config, run in zip(measured_on[start:start + RUNS_PER_WORKER], outcome)]
-    return found
+        return [evaluated(check, config, run) for config, run in zip(measured_on[start:start + RUNS_PER_WORKER], outcome)]
+
+    with ThreadPoolExecutor(max_workers=REFERENCE_WORKERS) as pool:
+        chunks = list(pool.map(chunk_runs, range(0, len(runs), RUNS_PER_WORKER)))
+    return [run for chunk in chunks for run in chunk]
 
 
 def mistaken_cell(check: CellCheck, keys: list[str]) -> str:

@@ -208,8 +208,8 @@ class Edited:
 
 
 def _code_indices(nb: dict, exclude=()) -> list[int]:
-    return [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and grade_id(c) not in exclude
-            and c.get("id") not in exclude]
+    return [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+            and not {grade_id(c), c.get("id"), c.get("metadata", {}).get(TAG)} & set(exclude)]
 
 
 def _split(nb: dict, rng) -> tuple[dict, str]:
@@ -281,7 +281,7 @@ def _move_text(nb: dict, rng) -> tuple[dict, str]:
 
 def _duplicate(nb: dict, rng) -> tuple[dict, str]:
     nb = copy.deepcopy(nb)
-    index = rng.choice(_code_indices(nb))
+    index = rng.choice([index_of(nb, name) for name in DUPLICATED])
     nb["cells"].insert(index + 1, copy.deepcopy(nb["cells"][index]))
     return nb, f"duplicate-{index}"
 
@@ -301,8 +301,10 @@ def _rename(nb: dict, rng) -> tuple[dict, str]:
     return renamed_ids(nb, ids=rng.random() < 0.5), "older-release"
 
 
-# A few function cells for the edits that destroy one (each other choice would cost one more worker).
+# A few cells for the edits that change the notebook's code (each other choice costs one more worker): the
+# function cells that are destroyed, and the cells that are duplicated (the setup cell and two re-run cells).
 DESTROYABLE = ["pad", "dpo_loss", "tokenize_row"]
+DUPLICATED = ["setup", "pad", "dpo_training_loop", "ppo_training"]
 
 
 def _destroy(nb: dict, rng) -> tuple[dict, str, set[str]]:
@@ -313,7 +315,7 @@ def _destroy(nb: dict, rng) -> tuple[dict, str, set[str]]:
     return edited, f"{how}-{name}", held_by(name)
 
 
-HARMLESS = [_split, _merge, _insert, _delete_text, _move_text, _duplicate, _strip_some, _rename]
+HARMLESS = [_split, _merge, _insert, _delete_text, _move_text, _strip_some, _rename]  # the code stays as it is
 
 
 def tagged(nb: dict) -> dict:
@@ -324,14 +326,18 @@ def tagged(nb: dict) -> dict:
     return nb
 
 
-def structural_edits(seed: int = 11, count: int = 240) -> list[Edited]:
+def structural_edits(seed: int = 11, count: int = 220) -> list[Edited]:
     """`count` seeded notebooks, each alice's with one to three edits, and the items each deserves to lose."""
     rng, base, found = random.Random(seed), tagged(alice()), []
     while len(found) < count:
-        nb, names, lost = base, [], set()
+        nb, names, lost, coded = base, [], set(), False  # at most one edit per notebook changes its code
         for _ in range(rng.randint(1, 3)):
-            if not lost and rng.random() < 0.3:
-                nb, name, lost = _destroy(nb, rng)
+            if not coded and rng.random() < 0.4:
+                coded = True
+                if rng.random() < 0.6:
+                    nb, name, lost = _destroy(nb, rng)
+                else:
+                    nb, name = _duplicate(nb, rng)
             else:
                 nb, name = rng.choice(HARMLESS)(nb, rng)
             names.append(name)
