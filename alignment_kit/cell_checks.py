@@ -90,7 +90,8 @@ def check_dpo_training_loop() -> None:
 
 
 def _settings(settings) -> dict:
-    return {name: getattr(settings, name) for name in ("reward_steps", "max_seq_len", "ppo_episodes", "max_new_tokens")}
+    return {name: getattr(settings, name) for name in ("reward_steps", "max_seq_len", "ppo_episodes", "max_new_tokens",
+                                                       "rloo_steps", "rloo_generations", "rloo_beta")}
 
 
 def check_reward_training(reward_trainer, reward_model, tokenizer, settings, rows) -> None:
@@ -118,3 +119,19 @@ def check_ppo_training(ppo_trainer, reward_trainer, settings, ppo_prompts) -> No
     facts = recorders.ppo_facts(ppo_trainer, getattr(reward_trainer, "model", None) if trained else object())
     results = cell_judges.judge_ppo([cell_judges.PpoRun("", facts, {"prompt_rows": len(ppo_prompts)}, _settings(settings))])
     report(say("cell_checks.ppo", "PPO trainer"), results)
+
+
+def check_rloo_training(rloo_trainer, reward_trainer, settings, rloo_prompts) -> None:
+    """The RLOOTrainer is scored by the trained reward model, keeps TRL's reference, and uses the given settings."""
+    from alignment_kit import rloo_judge, rloo_recorder
+
+    trained = getattr(getattr(reward_trainer, "state", None), "global_step", 0) >= 1
+    facts = rloo_recorder.facts(rloo_trainer, {})
+    start = rloo_judge.start_of_trainer(rloo_trainer, getattr(reward_trainer, "model", None) if trained else None) \
+        if facts["trainer"] else None
+    results = rloo_judge.judge_rloo([rloo_judge.RlooRun("", facts, start, {"prompt_rows": len(rloo_prompts)},
+                                                        _settings(settings))])
+    if facts["trainer"] and not facts["steps"]:
+        results[0] = line(results[0].name, results[0].max_score, False,
+                          say("cell_checks.rloo_untrained", "rloo_trainer.train() has not run"))
+    report(say("cell_checks.rloo", "RLOO trainer"), results)

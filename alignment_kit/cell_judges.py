@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alignment_kit import i18n, loop_judge
+from alignment_kit import i18n, loop_judge, rloo_judge
 from alignment_kit.compare import ok
 from alignment_kit.i18n import say
 from alignment_kit.scoring import ScoredLine, line, shown
@@ -132,7 +132,7 @@ PPO_ITEMS = (("PPOTrainer built", 0.4), ("policy is a causal LM", 0.3), ("separa
 def line_names() -> list[str]:
     """Every line name the cells' judges write (shown in the current language)."""
     return loop_judge.LINE_NAMES + [RAN_TO_THE_END, FOUND, REWARD_SETUP_NAME, REWARD_ACCURACY_NAME] + \
-        [name for name, _ in PPO_ITEMS]
+        [name for name, _ in PPO_ITEMS] + rloo_judge.LINE_NAMES
 
 
 def judge_ppo(runs: list[PpoRun]) -> list[ScoredLine]:
@@ -166,10 +166,4 @@ def judge_ppo(runs: list[PpoRun]) -> list[ScoredLine]:
     ]
     items = [line(shown(name), points, passed, ok() if passed else message)
              for (name, points), (passed, message) in zip(PPO_ITEMS, checks)]
-    if unverified is None:
-        return items
-    reason = (f"{i18n.label(unverified.label)}: " if unverified.label else "") + unverified.problem
-    first, *rest = items
-    return [line(first.name, first.max_score, False, say("judge.ppo_not_credited", "not credited: {reason}", reason=reason))] + \
-        [line(i.name, i.max_score, False, (i.output + "; " if not i.passed else "")
-              + say("judge.see_first_line", "not credited (see the first line)")) for i in rest]
+    return rloo_judge.withheld(items, unverified)

@@ -256,15 +256,19 @@ def ppo_sequences(config: dict) -> list[tuple[list[int], list[int]]]:
             for row in config["prompts"][:8]]
 
 
-def evaluate_ppo(config: dict, outcome: Any) -> dict:
-    """The trained PPO policy's log-probs of the fixed reply to each prompt (None, with the reason, when
-    no run was recorded or its weights cannot be read), and whether it moved from the untrained policy."""
+def evaluate_ppo(config: dict, outcome: Any, trainer: str = "ppo_trainer") -> dict:
+    """The policy a trainer (`trainer`: PPO's, or RLOO's) trained: its log-probs of the fixed reply to each prompt
+    (None, with the reason, when no run was recorded or its weights cannot be read), and whether it moved from
+    the untrained policy."""
     outcome = outcome if isinstance(outcome, dict) else {}
     call = outcome.get("train_call")
     if not isinstance(call, dict):
-        return {"policy_logps": None, "moved": False, "problem": say("outcome.never_ran", "ppo_trainer.train() never ran, so nothing was trained")}
+        return {"policy_logps": None, "moved": False, "problem": say("outcome.never_ran", "{trainer}.train() never "
+                                                                      "ran, so nothing was trained", trainer=trainer)}
     if "unrecordable" in call:
-        return {"policy_logps": None, "moved": False, "problem": say("outcome.unrecordable", "the PPO run could not be recorded: {why}", why=call["unrecordable"])}
+        return {"policy_logps": None, "moved": False, "problem": say("outcome.unrecordable", "the {trainer} run could not "
+                                                                      "be recorded: {why}", trainer=trainer,
+                                                                      why=call["unrecordable"])}
     sequences = ppo_sequences(config)
     trained = _tiny_policy()
     try:

@@ -29,12 +29,16 @@ class Item:
     finds: CellSignature | None = None  # re-run cells: what the cell does, to find it when its metadata is gone
     figures: str = ""  # hand-graded: the grade_id of the cell whose saved figures the grader is shown
     function: str = ""  # graded functions: the function called, when it is not the item's name
+    track: str = ""  # the edition of part 5 it belongs to (`tracks.py`); "" for an item of every edition
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind == CELL and self.finds is None:
             raise ValueError(f"the re-run cell {self.name!r} needs `finds`: the CellSignature that finds it by its content")
+
+    def in_track(self, track: str) -> bool:
+        return self.track in ("", track)
 
     @property
     def grade_id(self) -> str:

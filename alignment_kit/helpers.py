@@ -24,6 +24,7 @@ UNACTIONABLE_LOGS = (
     "right-padding was detected",  # TRL's PPO generates from its own padded batches
     "Passing `generation_config` together with generation-related arguments",  # TRL's generation call
     "LOAD REPORT",  # a new value or reward head is initialised from scratch, as intended
+    "Ignoring clean_up_tokenization_spaces=True for BPE tokenizer",  # transformers 5.15 on the converted tokenizer
 )
 
 

@@ -18,8 +18,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STAGES = ("dpo", "ppo", "reward")
-SUFFIXES = {"dpo": "-dpo", "ppo": "-ppo", "reward": "-reward-model"}
+STAGES = ("dpo", "ppo", "rloo", "reward")
+SUFFIXES = {"dpo": "-dpo", "ppo": "-ppo", "rloo": "-rloo", "reward": "-reward-model"}
+RL_STAGES = ("ppo", "rloo")  # part 5's policy: one of them, by the edition (PPO unless the RLOO one is there)
 FIXED_PROMPT = "I just adopted a kitten and I have no idea what to name her. Any thoughts?"
 EMOJI = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff]")
 AS_AN_AI = re.compile(r"\bas an? (ai|artificial intelligence|language model)\b", re.I)
@@ -52,15 +53,21 @@ class ModelReport:
 
 # ---------------------------------------------------------------------------------- finding models
 def locate(prefix_or_dir: str, overrides: dict[str, str | None]) -> dict[str, str]:
-    """Where each model is: `--dpo/--ppo/--reward` win; else a folder's children (as the notebook saves
-    them: OUTPUT/hub/<user>__<repo>-dpo ...), else Hub repo IDs PREFIX-dpo, PREFIX-ppo, PREFIX-reward-model."""
-    found = {}
+    """Where each model is: `--dpo/--ppo/--rloo/--reward` win; else a folder's children (as the notebook saves
+    them: OUTPUT/hub/<user>__<repo>-dpo ...), else Hub repo IDs PREFIX-dpo, PREFIX-ppo, PREFIX-reward-model.
+    Part 5's policy is the PPO one, unless only an RLOO one is named or saved."""
     folder = Path(prefix_or_dir)
-    for stage in STAGES:
+
+    def saved(stage: str) -> list[Path]:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.endswith(SUFFIXES[stage])) \
+            if folder.is_dir() else []
+    rl = "rloo" if overrides.get("rloo") or (not overrides.get("ppo") and not saved("ppo") and saved("rloo")) else "ppo"
+    found = {}
+    for stage in (s for s in STAGES if s not in RL_STAGES or s == rl):
         if overrides.get(stage):
             found[stage] = overrides[stage]
         elif folder.is_dir():
-            matches = sorted(p for p in folder.iterdir() if p.is_dir() and p.name.endswith(SUFFIXES[stage]))
+            matches = saved(stage)
             found[stage] = str(matches[0]) if matches else str(folder / f"(no folder ending in {SUFFIXES[stage]})")
         else:
             found[stage] = f"{prefix_or_dir}{SUFFIXES[stage]}"
@@ -124,7 +131,7 @@ def base_model_of(locations: dict[str, str], default: str) -> str:
     """The base model the first local model's card names (README.md), else `default`."""
     from huggingface_hub import ModelCard
 
-    for stage in STAGES:
+    for stage in locations:
         card = Path(locations[stage]) / "README.md"
         if card.is_file():
             named = ModelCard.load(card).data.base_model
@@ -206,12 +213,13 @@ def check(locations: dict[str, str], base: str, settings: Settings = Settings(),
     from alignment_kit.helpers import load_causal_lm, load_tokenizer, reward_scores
 
     prompts, pairs = held_out(settings)
-    reports = {stage: ModelReport(stage, locations[stage]) for stage in STAGES}
+    stages = [stage for stage in STAGES if stage in locations]
+    reports = {stage: ModelReport(stage, locations[stage]) for stage in stages}
     log(f"[check-hub] base model: {base}")
     tokenizer = load_tokenizer(base)
     base_model = load_causal_lm(base, settings.device)
     models = {}
-    for stage in STAGES:
+    for stage in stages:
         log(f"[check-hub] loading {stage} from {reports[stage].location}")
         models[stage] = load(reports[stage], tokenizer, settings.device)
     if models["reward"] is not None:  # its head is new; its backbone starts as the base model's
@@ -219,7 +227,7 @@ def check(locations: dict[str, str], base: str, settings: Settings = Settings(),
         base_backbone = getattr(base_model, base_model.base_model_prefix, None)
         reports["reward"].trained = backbone is None or base_backbone is None or not same_weights(backbone, base_backbone)
     measures, generations = {}, {}
-    for name, model in (("base", base_model), ("dpo", models["dpo"]), ("ppo", models["ppo"])):
+    for name, model in [("base", base_model)] + [(s, models[s]) for s in stages if s != "reward"]:
         if model is None:
             continue
         if name != "base":
@@ -250,7 +258,7 @@ def verdicts(reports: dict[str, ModelReport], measures: dict, accuracy: float | 
     """One line per model, in plain words."""
     lines = []
     margin = "chosen-rejected log-prob margin per token"
-    for stage in STAGES:
+    for stage in reports:
         report = reports[stage]
         if report.problems:
             lines.append(f"✗ {stage}: " + "; ".join(report.problems))

@@ -25,9 +25,10 @@ from types import SimpleNamespace
 
 import torch
 
-from alignment_kit.trainer_runs import model_config, record_runs, weights
+from alignment_kit.trainer_runs import first_run, model_config, record_runs, weights
 
 LOOP, REWARD, PPO = "dpo_training_loop", "reward_training", "ppo_training"
+RLOO = "rloo_training"  # the RLOO edition's part 5 (alignment_kit/rloo_recorder.py)
 
 # Captured when the module is imported (before any student code runs), so that patching torch's
 # Python-level functions or nn.Module's methods does not change what the recorders see.
@@ -326,16 +327,22 @@ def ppo_facts(trainer, reward_model) -> dict:
 
 
 def collect_ppo(namespace: dict, state: dict) -> dict:
-    """The facts, and the first recorded run with the policy as the cell leaves it (changed after training, it
-    is no longer what that run trained)."""
-    calls = state.get("train_calls") or []
-    first = None
-    if calls:
-        call, trainer = calls[0]
-        first = dict(call, policy_after=weights(getattr(trainer, "policy_model", None)),
-                     steps=getattr(getattr(trainer, "state", None), "global_step", None))
+    """The facts, and the first recorded run with the policy as the cell leaves it."""
     return {"facts": ppo_facts(namespace.get("ppo_trainer"), state["reward_model"]),
-            "outcome": {"train_call": first, "train_calls": len(calls)}}
+            "outcome": first_run(state, "policy_model")}
+
+
+def prepare_rloo(config: dict, scratch: Path) -> tuple[dict, dict]:
+    from alignment_kit import rloo_recorder
+
+    namespace = _trl_namespace(config, scratch)
+    return namespace, rloo_recorder.prepare(config, scratch, namespace)
+
+
+def collect_rloo(namespace: dict, state: dict) -> dict:
+    from alignment_kit import rloo_recorder
+
+    return rloo_recorder.collect(namespace, state)
 
 
 def warm_up(item: str, scratch: Path) -> None:
@@ -344,10 +351,10 @@ def warm_up(item: str, scratch: Path) -> None:
     from alignment_kit.probes import kit_tokenizer
 
     kit_tokenizer()
-    if item in (REWARD, PPO):
+    if item in (REWARD, PPO, RLOO):
         _tiny_checkpoint(scratch)
 
 
-PREPARE = {LOOP: prepare_loop, REWARD: prepare_reward, PPO: prepare_ppo}
+PREPARE = {LOOP: prepare_loop, REWARD: prepare_reward, PPO: prepare_ppo, RLOO: prepare_rloo}
 AFTER_HELPERS = {LOOP: after_helpers_loop}
-COLLECT = {LOOP: collect_loop, REWARD: collect_reward, PPO: collect_ppo}
+COLLECT = {LOOP: collect_loop, REWARD: collect_reward, PPO: collect_ppo, RLOO: collect_rloo}

@@ -12,7 +12,8 @@ from __future__ import annotations
 import types
 
 from alignment_kit import items, outputs
-from alignment_kit.cell_checks import check_dpo_training_loop, check_ppo_training, check_reward_training  # noqa: F401
+from alignment_kit.cell_checks import (check_dpo_training_loop, check_ppo_training, check_reward_training,  # noqa: F401
+                                      check_rloo_training)
 from alignment_kit.compare import SelfCheckFailed, Verdict, checks_failed, checks_passed, judge, said_once
 from alignment_kit.expectations import expected_public
 from alignment_kit.i18n import say

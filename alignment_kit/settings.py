@@ -1,7 +1,7 @@
 """Homework settings: one dataclass, filled from the profile and a few environment variables.
 
-KIT_PROFILE=smoke|full picks the sizes; KIT_DPO_STEPS, KIT_REWARD_STEPS, KIT_PPO_EPISODES and
-KIT_ONLINE_PROMPTS override the length of each training stage; MODEL_ID and DATASET_ID pick the model and data.
+KIT_PROFILE=smoke|full picks the sizes; KIT_DPO_STEPS, KIT_REWARD_STEPS, KIT_PPO_EPISODES (or
+KIT_RLOO_STEPS in the RLOO edition) and KIT_ONLINE_PROMPTS override the length of each training stage; MODEL_ID and DATASET_ID pick the model and data.
 """
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ EPOCH = -1  # a stage length meaning "one epoch over the train split" (resolved 
 PROFILE_SIZES = {
     "smoke": dict(dpo_steps=4, batch_size=2, reward_steps=4, ppo_episodes=8, analysis_rows=16,
                   max_new_tokens=16, learning_rate=1e-3, reward_learning_rate=1e-3, reward_batch_size=8,
-                  ppo_learning_rate=1e-5, ppo_batch_size=4, online_prompts=6, online_candidates=4),
+                  ppo_learning_rate=1e-5, ppo_batch_size=4, online_prompts=6, online_candidates=4,
+                  rloo_steps=2, rloo_generations=2, rloo_batch_size=4, rloo_learning_rate=1e-5),
     "full": dict(dpo_steps=50, batch_size=4, reward_steps=100, ppo_episodes=64, analysis_rows=100,
                  max_new_tokens=60, learning_rate=5e-5, reward_learning_rate=2e-5, reward_batch_size=8,
-                 ppo_learning_rate=1e-5, ppo_batch_size=4, online_prompts=32, online_candidates=4),
+                 ppo_learning_rate=1e-5, ppo_batch_size=4, online_prompts=32, online_candidates=4,
+                 rloo_steps=16, rloo_generations=4, rloo_batch_size=8, rloo_learning_rate=1e-5),
 }
 # `full` on CUDA: the original course run. One DPO epoch over the train split, 16 pairs per step,
 # sequences of 1024 tokens with prompts of 256; a reward-model epoch at the same sizes; PPO on 16
@@ -30,13 +32,15 @@ PROFILE_SIZES = {
 COURSE_SIZES = dict(dpo_steps=EPOCH, batch_size=16, max_seq_len=1024, max_prompt_length=256,
                     max_completion_length=768, learning_rate=1e-5, reward_steps=EPOCH, reward_batch_size=16,
                     reward_learning_rate=1e-5, ppo_episodes=2048, ppo_batch_size=16, ppo_learning_rate=3e-6,
-                    max_new_tokens=128, analysis_rows=200, online_prompts=64, online_candidates=4)
+                    max_new_tokens=128, analysis_rows=200, online_prompts=64, online_candidates=4,
+                    rloo_steps=128, rloo_generations=4, rloo_batch_size=16, rloo_learning_rate=3e-6)
 # Pairs per forward pass at the course sizes: 16 needs about 40 GiB (the full-vocabulary logits of 32
 # sequences of 1024 tokens alone take 6 GiB in fp32); smaller GPUs (a T4's 15 GiB) accumulate 4 x 4.
 LARGE_GPU_GIB, SMALL_GPU_MICRO_BATCH = 40, 4
 SMOKE = PROFILE_SIZES["smoke"]  # the dataclass's defaults
 STAGE_OVERRIDES = {"dpo_steps": "KIT_DPO_STEPS", "reward_steps": "KIT_REWARD_STEPS",
-                   "ppo_episodes": "KIT_PPO_EPISODES", "online_prompts": "KIT_ONLINE_PROMPTS"}
+                   "ppo_episodes": "KIT_PPO_EPISODES", "rloo_steps": "KIT_RLOO_STEPS",
+                   "online_prompts": "KIT_ONLINE_PROMPTS"}
 
 
 def choose_sizes(profile: str, device: str) -> tuple[dict, str]:
@@ -82,6 +86,13 @@ class HomeworkSettings:
     ppo_episodes: int = field(default=SMOKE["ppo_episodes"], metadata={"help": "PPOTrainer total_episodes"})
     ppo_learning_rate: float = field(default=SMOKE["ppo_learning_rate"], metadata={"help": "PPOTrainer learning rate"})
     ppo_batch_size: int = field(default=SMOKE["ppo_batch_size"], metadata={"help": "PPOTrainer batch size"})
+    rloo_steps: int = field(default=SMOKE["rloo_steps"], metadata={"help": "RLOOTrainer max_steps (RLOO edition)"})
+    rloo_generations: int = field(default=SMOKE["rloo_generations"], metadata={
+        "help": "RLOOTrainer num_generations: replies sampled per prompt, the leave-one-out baseline's group (>= 2)"})
+    rloo_beta: float = field(default=0.05, metadata={"help": "RLOOTrainer beta: the KL penalty's weight (> 0)"})
+    rloo_learning_rate: float = field(default=SMOKE["rloo_learning_rate"], metadata={"help": "RLOOTrainer learning rate"})
+    rloo_batch_size: int = field(default=SMOKE["rloo_batch_size"], metadata={
+        "help": "RLOOTrainer per_device_train_batch_size (a multiple of rloo_generations)"})
     online_prompts: int = field(default=SMOKE["online_prompts"], metadata={
         "help": "held-out prompts the online DPO round samples from (and as many others it is measured on)"})
     online_candidates: int = field(default=SMOKE["online_candidates"], metadata={"help": "replies sampled per prompt"})

@@ -6,8 +6,10 @@ command that fixes it, and the PPO section asks `ppo_classes()` for TRL's PPO, w
 that command instead of an ImportError deep in a cell.
 
 TRL removed `PPOTrainer`, `PPOConfig` and the value-head models after 1.12 (huggingface/trl#7020,
-2026-09-02). The runtime's own requirement keeps TRL inside the window that has them
-(`trl.experimental.ppo` exists for 0.29 <= trl < 1.13); a TRL installed by other means may be outside.
+2026-09-02). Each edition of part 5 (`tracks.py`) installs its own TRL as an extra of the runtime: the
+PPO edition keeps TRL inside the window that has PPO (`trl.experimental.ppo` exists for 0.29 <= trl <
+1.13), the RLOO edition takes current TRL; `ppo_classes()` and `rloo_classes()` name the fix when the
+installed TRL is the other edition's.
 """
 from __future__ import annotations
 
@@ -17,17 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from alignment_kit import tracks
 from alignment_kit.i18n import say
 
 DISTRIBUTION = "alignment-kit"
 # Lowest and highest versions the platform runs passed with (`make platforms`: Python 3.13 with Colab's
-# preinstalled packages, and this machine's Python with the newest releases the ranges admit; 2026-12-01).
+# preinstalled packages, and this machine's Python with the newest releases the ranges admit; 2026-12-07).
 PROVEN = {
     "torch": ("2.11.0", "2.14.1"),
-    "transformers": ("5.15.0", "5.24.0"),
+    "transformers": ("5.15.0", "5.25.0"),
     "datasets": ("5.2.0", "5.2.0"),
-    "trl": ("1.12.0", "1.12.0"),
 }
+# The TRL each edition was proven on (the same platform runs).
+PROVEN_TRL = {"ppo": ("1.12.0", "1.12.0"), "rloo": ("1.16.0", "1.16.0")}
 
 
 class StackError(ImportError):
@@ -56,8 +60,9 @@ def installed(package: str) -> str | None:
         return None
 
 
-def requirement(package: str) -> str:
-    """The runtime's own requirement on `package`, as pip takes it (e.g. 'trl>=0.29,<1.13')."""
+def requirement(package: str, track: str = "") -> str:
+    """The runtime's own requirement on `package`, as pip takes it (e.g. 'trl>=0.29,<1.13'); with `track`, the
+    requirement of that edition's extra."""
     from packaging.requirements import Requirement
 
     try:
@@ -66,9 +71,16 @@ def requirement(package: str) -> str:
         declared = []
     for text in declared:
         parsed = Requirement(text)
-        if parsed.name.lower() == package and parsed.marker is None:
+        wanted = parsed.marker is None if not track else (parsed.marker is not None
+                                                           and parsed.marker.evaluate({"extra": track}))
+        if parsed.name.lower() == package and wanted:
             return f"{parsed.name}{parsed.specifier}"
-    return package
+    return tracks.TRACKS[track].trl if track else package
+
+
+def install_command(track: str) -> str:
+    """What installs the TRL of edition `track` (the runtime's extra, as the notebook's first cell does)."""
+    return f'%pip install "{requirement("trl", track)}"'
 
 
 def has_ppo() -> bool:
@@ -79,10 +91,21 @@ def has_ppo() -> bool:
     return any((Path(root) / "experimental" / "ppo" / "__init__.py").is_file() for root in spec.submodule_search_locations)
 
 
-def _outside(package: str, version: str) -> Problem | None:
+def has_rloo() -> bool:
+    """Whether the installed TRL has `trl.RLOOTrainer` taking a reward model in `reward_funcs` (1.16 or newer)."""
     from packaging.version import InvalidVersion, Version
 
-    low, high = PROVEN[package]
+    version = installed("trl")
+    try:
+        return version is not None and Version(Version(version).base_version) >= Version(PROVEN_TRL["rloo"][0])
+    except InvalidVersion:
+        return False
+
+
+def _outside(package: str, version: str, proven: tuple[str, str] | None = None) -> Problem | None:
+    from packaging.version import InvalidVersion, Version
+
+    low, high = proven or PROVEN[package]
     try:
         current = Version(version)
     except InvalidVersion:
@@ -101,20 +124,37 @@ def _outside(package: str, version: str) -> Problem | None:
     return Problem(package, message, f'%pip install "{package}>={low},<={high}"', blocking=False)
 
 
-def check() -> list[Problem]:
-    """What is wrong with the installed stack (nothing, usually)."""
-    problems = []
+def _trl_problem(track: str) -> Problem | None:
+    """Why the installed TRL cannot run edition `track`'s part 5, or None."""
     trl = installed("trl")
-    if trl is None or not has_ppo():
-        def message(trl=trl) -> str:
-            if trl is None:
-                return say("stack.no_trl", "TRL is not installed, so the PPO section cannot run")
+    if trl is not None and (has_ppo() if track == "ppo" else has_rloo()):
+        return None
+
+    def message() -> str:
+        if trl is None:
+            return say("stack.no_trl", "TRL is not installed, so part 5 cannot run")
+        if track == "ppo":
             return say("stack.no_ppo", "trl {version} has no trl.experimental.ppo (TRL removed PPO after 1.12), so the "
                        "PPO section cannot run", version=trl)
-        problems.append(Problem("trl", message, f'%pip install "{requirement("trl")}"', blocking=True))
+        return say("stack.no_rloo", "trl {version} is older than the RLOO section needs ({needed})", version=trl,
+                   needed=requirement("trl", track))
+    return Problem("trl", message, install_command(track), blocking=True)
+
+
+def check() -> list[Problem]:
+    """What is wrong with the installed stack (nothing, usually). TRL is judged against both editions: it is
+    wrong only when it runs neither (each edition's part 5 names its own fix)."""
+    installed_trl = installed("trl")
+    editions = {track: _trl_problem(track) for track in tracks.TRACKS}
+    runs = [track for track, problem in editions.items() if problem is None]
+    problems = [] if runs else [editions[tracks.DEFAULT]]
+    if runs:
+        problem = _outside("trl", installed_trl, PROVEN_TRL[runs[0]])
+        if problem is not None:
+            problems.append(problem)
     for package in PROVEN:
         version = installed(package)
-        if version is not None and (package != "trl" or not problems):
+        if version is not None:
             problem = _outside(package, version)
             if problem is not None:
                 problems.append(problem)
@@ -132,9 +172,19 @@ def notes() -> list[str]:
 
 def ppo_classes():
     """(PPOConfig, PPOTrainer) from `trl.experimental.ppo`, or a StackError that names the fix."""
-    blocking = [p for p in check() if p.package == "trl" and p.blocking]
-    if blocking:
-        raise StackError(blocking[0].line())
+    problem = _trl_problem("ppo")
+    if problem is not None:
+        raise StackError(problem.line())
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     return PPOConfig, PPOTrainer
+
+
+def rloo_classes():
+    """(RLOOConfig, RLOOTrainer) from current TRL, or a StackError that names the fix."""
+    problem = _trl_problem("rloo")
+    if problem is not None:
+        raise StackError(problem.line())
+    from trl import RLOOConfig, RLOOTrainer
+
+    return RLOOConfig, RLOOTrainer

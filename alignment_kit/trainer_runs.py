@@ -89,7 +89,8 @@ _RECORDING: dict[type, dict] = {}  # trainer class -> the run being recorded: it
 
 
 def _record_call(trainer, recording: dict) -> dict:
-    models = {role: getattr(trainer, attribute, None) for role, attribute in recording["roles"].items()}
+    models = {role: attribute(trainer) if callable(attribute) else getattr(trainer, attribute, None)
+              for role, attribute in recording["roles"].items()}
     return {"arguments": getattr(trainer, "_kit_arguments", None),
             "models": {role: differences(model, recording["bases"]) for role, model in models.items()},
             "same": sorted(f"{a}={b}" for a in models for b in models if a < b and models[a] is not None
@@ -135,6 +136,19 @@ def record_runs(trainer_class: type, state: dict, bases: dict[str, dict], roles:
         return original_train(self, *args, **kwargs)
 
     trainer_class.__init__, trainer_class.train, trainer_class._kit_recording = __init__, train, True
+
+
+def first_run(state: dict, policy_attribute: str) -> dict:
+    """The outcome of a cell whose trainer's runs were recorded: the first run, with the policy (the trainer's
+    `policy_attribute`) as the cell leaves it (changed after training, it is no longer what that run trained),
+    and how many runs there were."""
+    calls = state.get("train_calls") or []
+    first = None
+    if calls:
+        call, trainer = calls[0]
+        first = dict(call, policy_after=weights(getattr(trainer, policy_attribute, None)),
+                     steps=getattr(getattr(trainer, "state", None), "global_step", None))
+    return {"train_call": first, "train_calls": len(calls)}
 
 
 def rebuilt(claim: dict, settings, tokenizer, given=None):

@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     from autograder.config import GradeConfig, Limits
     from autograder.gradescope import VISIBILITIES, GradescopeConfig
     from autograder.platforms import PlatformsConfig
-    from alignment_kit import i18n
+    from alignment_kit import i18n, tracks
+    from autograder.lms_export import LMS, ExportConfig
     from autograder.release import ReleaseConfig  # the configs' modules import nothing heavy at module level
 
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _option(release, "--nbgrader-course", ReleaseConfig, "nbgrader_course")
     _option(release, "--model-wheel", ReleaseConfig, "model_wheel")
     _option(release, "--lang", ReleaseConfig, "language", choices=i18n.LANGUAGES)
+    _option(release, "--track", ReleaseConfig, "track", choices=list(tracks.TRACKS))
     translations = verbs.add_parser("translations", help="report missing, stale or mismatched translations (exit 1 "
                                     "if any)")
     translations.add_argument("--lang", default="", choices=[lang for lang in i18n.LANGUAGES if lang != i18n.SOURCE],
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "the newest releases the runtime admits (needs PyPI)")
     _option(platforms, "--out", PlatformsConfig, "out_dir")
     _option(platforms, "--only", PlatformsConfig, "only")
+    _option(platforms, "--track", PlatformsConfig, "track")
     _option(platforms, "--python313", PlatformsConfig, "python313")
 
     grade = verbs.add_parser("grade", help="grade notebooks: files, folders or an nbgrader submitted/ tree")
@@ -72,6 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--no-gradebook", dest="gradebook", action="store_false", help="skip nbgrader's gradebook database")
     _option(grade, "--scratch-mb", Limits, "scratch_mb")
     _option(grade, "--lang", GradeConfig, "language", choices=i18n.LANGUAGES)
+    _option(grade, "--track", GradeConfig, "track", choices=list(tracks.TRACKS))
+    _option(grade, "--shard", GradeConfig, "shard")
+    merge = verbs.add_parser("merge", help="join the --out folders of `grade --shard K/N` runs into one gradebook")
+    merge.add_argument("folders", nargs="+", metavar="OUT_DIR", help="the shards' --out folders")
+    merge.add_argument("--out", required=True, help="folder for the joined records, gradebook.csv and class report")
+    merge.add_argument("--gradebook", dest="gradebook_db", default=None,
+                       help="also record the scores in this nbgrader gradebook (a URL: sqlite:///path/gradebook.db)")
+    merge.add_argument("--no-report", dest="class_report", action="store_false", help="skip the class report")
+    export = verbs.add_parser("export", help="write the grades as the LMS imports them (Canvas or Moodle CSV)")
+    _option(export, "--lms", ExportConfig, "lms", choices=list(LMS), required=True)
+    export.add_argument("grades", metavar="GRADES", help=_help(ExportConfig, "grades"))
+    _option(export, "--roster", ExportConfig, "roster", required=True)
+    _option(export, "--out", ExportConfig, "out", required=True)
+    _option(export, "--assignment", ExportConfig, "assignment")
+    _option(export, "--match", ExportConfig, "match")
+    export.add_argument("--no-bonus", dest="bonus", action="store_false", help=_help(ExportConfig, "bonus"))
     gradescope = verbs.add_parser("gradescope", help="write the Gradescope autograder zip")
     _option(gradescope, "--out", GradescopeConfig, "out")
     _option(gradescope, "--visibility", GradescopeConfig, "visibility", choices=VISIBILITIES)
@@ -81,10 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     _option(gradescope, "--memory-mb", GradescopeConfig, "memory_mb")
     _option(gradescope, "--model-wheel", GradescopeConfig, "model_wheel")
     _option(gradescope, "--lang", GradescopeConfig, "language", choices=i18n.LANGUAGES)
+    _option(gradescope, "--track", GradescopeConfig, "track", choices=list(tracks.TRACKS))
     run = verbs.add_parser("gradescope-run", help="(inside Gradescope) grade /autograder/submission")
     run.add_argument("--root", default=os.environ.get("KIT_GRADESCOPE_ROOT", "/autograder"),
                      help="the autograder layout's root (default: $KIT_GRADESCOPE_ROOT or /autograder)")
-    verbs.add_parser("reference", help="compute and store the reference outputs for this grader version")
+    reference = verbs.add_parser("reference", help="compute and store the reference outputs for this grader version")
+    _option(reference, "--track", GradeConfig, "track", choices=list(tracks.TRACKS))
     report = verbs.add_parser("report", help="the class report: distributions, pass rates, common mistakes, grader "
                               "faults, time per stage, and similar code")
     report.add_argument("grades", metavar="GRADES", help="the --out folder of `grade` (one record.json per student)")
@@ -92,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     hub = verbs.add_parser("check-hub", help="check the models a student published (Hub repo IDs or folders)")
     hub.add_argument("target", metavar="PREFIX_OR_DIR",
                      help="a Hub repo prefix (user/name: name-dpo, name-ppo, name-reward-model) or a folder of saved models")
-    for stage in ("dpo", "ppo", "reward"):
+    for stage in ("dpo", "ppo", "rloo", "reward"):
         hub.add_argument(f"--{stage}", default=None, metavar="ID_OR_DIR", help=f"the {stage} model (a repo ID or folder)")
     hub.add_argument("--base", default=None, metavar="ID_OR_DIR",
                      help="the base model (default: the one the DPO card names, else the kit's)")
@@ -138,7 +159,7 @@ def cli(argv: list[str] | None = None) -> int:
 
         return release.main(release.ReleaseConfig(out_dir=args.out_dir, install_from=args.install_from,
                                                   nbgrader_course=args.nbgrader_course, model_wheel=args.model_wheel,
-                                                  language=args.language))
+                                                  language=args.language, track=args.track))
     if args.verb == "translations":
         from autograder import translations
 
@@ -146,14 +167,30 @@ def cli(argv: list[str] | None = None) -> int:
     if args.verb == "platforms":
         from autograder import platforms
 
-        return platforms.main(platforms.PlatformsConfig(out_dir=args.out_dir, only=args.only, python313=args.python313))
+        return platforms.main(platforms.PlatformsConfig(out_dir=args.out_dir, only=args.only, python313=args.python313,
+                                                            track=args.track))
     if args.verb == "grade":
         from autograder import grade
         from autograder.config import GradeConfig, Limits
 
         limits = Limits(timeout_s=args.timeout_s, memory_mb=args.memory_mb, scratch_mb=args.scratch_mb)
         return grade.main(GradeConfig(paths=args.paths, out_dir=args.out_dir, jobs=args.jobs, limits=limits,
-                                      gradebook_db=args.gradebook_db, gradebook=args.gradebook, language=args.language))
+                                      gradebook_db=args.gradebook_db, gradebook=args.gradebook, language=args.language,
+                                      track=args.track, shard=args.shard))
+    if args.verb == "merge":
+        from autograder import merge
+
+        return merge.main(args.folders, args.out, args.gradebook_db, args.class_report)
+    if args.verb == "export":
+        from autograder import lms_export
+
+        try:
+            config = lms_export.ExportConfig(lms=args.lms, grades=args.grades, roster=args.roster, out=args.out,
+                                             assignment=args.assignment, match=args.match, bonus=args.bonus)
+        except lms_export.ExportError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return lms_export.main(config)
     if args.verb == "gradescope":
         from autograder import gradescope
 
@@ -164,7 +201,8 @@ def cli(argv: list[str] | None = None) -> int:
         try:
             config = gradescope.GradescopeConfig(out=args.out, visibility=args.visibility, part_visibility=dict(pairs),
                                                  deadline_s=args.deadline_s, memory_mb=args.memory_mb,
-                                                 model_wheel=args.model_wheel, language=args.language)
+                                                 model_wheel=args.model_wheel, language=args.language,
+                                                 track=args.track)
         except (ValueError, KeyError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
@@ -176,7 +214,7 @@ def cli(argv: list[str] | None = None) -> int:
     if args.verb == "reference":
         from autograder import gradescope
 
-        return gradescope.warm_reference()
+        return gradescope.warm_reference(args.track)
     if args.verb == "report":
         from autograder import class_report
 
@@ -184,7 +222,7 @@ def cli(argv: list[str] | None = None) -> int:
     if args.verb == "check-hub":
         from autograder import check_hub
 
-        return check_hub.main(args.target, args.dpo, args.ppo, args.reward, args.base, args.out)
+        return check_hub.main(args.target, args.dpo, args.ppo, args.reward, args.base, args.out, rloo=args.rloo)
     if args.verb == "demo":
         from autograder import demo
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment_kit import i18n, items, pages
+from alignment_kit import i18n, items, pages, tracks
 from alignment_kit.pages import badge, esc
 from autograder import checks, paths, similarity
 from autograder.results import GradeRecord, points_available
@@ -61,7 +61,8 @@ class ClassReport:
     @functools.cached_property
     def item_rows(self) -> list[dict]:
         rows, per_record = [], [r.item_scores() for r in self.graded]
-        for item in (i for i in items.ITEMS if i.autograded):
+        editions = {r.track for r in self.graded} or {tracks.DEFAULT}  # a class mixing editions lists both part 5s
+        for item in (i for i in items.ALL_ITEMS if i.autograded and any(i.in_track(t) for t in editions)):
             scores = [scored.get(item.name, 0.0) for scored in per_record]
             full = sum(s >= item.points - 1e-9 for s in scores)
             rows.append({"item": item.name, "part": item.part, "points": item.points, "students": len(scores),

@@ -33,6 +33,12 @@ class GradeConfig:
         "help": "nbgrader gradebook URL (default: the course's gradebook.db, else OUT/gradebook.db)"})
     gradebook: bool = field(default=True, metadata={"help": "record the scores in nbgrader's gradebook"})
     assignment: str = field(default="dpo_homework", metadata={"help": "nbgrader assignment name"})
+    shard: str = field(default="", metadata={
+        "help": "grade only share K of N of the submissions (K/N, by a stable hash of each student id); "
+                "`python -m autograder merge` joins the shards' --out folders"})
+    track: str = field(default="", metadata={
+        "help": "grade every notebook as this edition of part 5, ppo or rloo (default: the edition each notebook's "
+                "metadata records, else the one its code shows, else ppo)"})
     language: str = field(default="", metadata={
         "help": "the language of the feedback, en or ru (default: the language each notebook's metadata records, "
                 "else en)"})

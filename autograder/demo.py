@@ -6,25 +6,30 @@
 """
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import time
 from pathlib import Path
 
-from alignment_kit import assets
+from alignment_kit import assets, tracks
 from autograder import paths
 
 DEMO_OUT = paths.REPO_ROOT / "outputs" / "demo"
 
 
-def run_notebook(source: Path, workdir: Path, timeout: int = 1200, profile: str = "smoke") -> Path:
-    """Execute a notebook in `workdir` (offline, in `profile`); returns the executed copy's path."""
+def run_notebook(source: Path, workdir: Path, timeout: int = 1200, profile: str = "smoke",
+                 track: str = tracks.DEFAULT) -> Path:
+    """Execute a notebook in `workdir` (offline, in `profile`; of a notebook with both editions of part 5, the
+    cells of `track`); returns the executed copy's path."""
     import nbformat
     from nbclient import NotebookClient
 
+    from autograder import editions
+
     workdir.mkdir(parents=True, exist_ok=True)
     copy = workdir / source.name
-    shutil.copyfile(source, copy)
+    copy.write_text(json.dumps(editions.of_track(json.loads(source.read_text(encoding="utf-8")), track), indent=1,
+                               ensure_ascii=False), encoding="utf-8")
     notebook = nbformat.read(copy, as_version=4)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}})

@@ -12,14 +12,15 @@ import copy
 import json
 from pathlib import Path
 
-from alignment_kit import i18n
+from alignment_kit import i18n, tracks
 from autograder import notebook_text, paths
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 NOTEBOOK_CATALOG = "notebook.json"
-METADATA_KEY = "alignment_kit"  # notebook metadata: {"language": ...}
+METADATA_KEY = "alignment_kit"  # notebook metadata: {"language": ..., "track": ...}; a cell's: {"track": ...}
 ANSWER_STUB = "YOUR ANSWER HERE"  # what nbgrader leaves in a written answer's cell (nbgrader_config.py)
 ANSWER_STUB_KEY = "notebook.answer_stub"
+EDITION_LINE = 'KIT_EDITION = "{track}"'  # the install cell's line naming the runtime's extra (one per track)
 
 
 class TranslationError(RuntimeError):
@@ -74,12 +75,30 @@ def stale_cells(language: str) -> dict[str, str]:
     return found
 
 
-def edition(student: dict, language: str, strict: bool = True) -> dict:
-    """The generated student notebook in `language`, its language recorded in the metadata. A cell whose
-    translation is missing or stale raises TranslationError, or with `strict=False` stays in English."""
+def cell_track(cell) -> str:
+    """The edition of part 5 a cell of the source belongs to ("" for a cell of every edition)."""
+    recorded = cell.get("metadata", {}).get(METADATA_KEY) if isinstance(cell, dict) else None
+    return recorded.get("track", "") if isinstance(recorded, dict) else ""
+
+
+def of_track(notebook: dict, track: str) -> dict:
+    """A copy of `notebook` (the source, or a notebook generated from it) with only the cells of edition `track`."""
+    tracks.checked(track)
+    kept = copy.deepcopy(notebook)
+    kept["cells"] = [cell for cell in kept["cells"] if cell_track(cell) in ("", track)]
+    default_line, line = EDITION_LINE.format(track=tracks.DEFAULT), EDITION_LINE.format(track=track)
+    for cell in kept["cells"]:
+        if cell["cell_type"] == "code" and default_line in _source(cell):
+            cell["source"] = _source(cell).replace(default_line, line).splitlines(keepends=True)
+    return kept
+
+
+def edition(student: dict, language: str, strict: bool = True, track: str = tracks.DEFAULT) -> dict:
+    """The generated student notebook in `language` with part 5 of `track`, both recorded in the metadata. A
+    cell whose translation is missing or stale raises TranslationError, or with `strict=False` stays in English."""
     i18n.checked(language)
-    notebook = copy.deepcopy(student)
-    notebook.setdefault("metadata", {})[METADATA_KEY] = {"language": language}
+    notebook = of_track(student, track)
+    notebook.setdefault("metadata", {})[METADATA_KEY] = {"language": language, "track": track}
     if language == i18n.SOURCE:
         return notebook
     stale = stale_cells(language)
@@ -108,3 +127,10 @@ def language_of(metadata) -> str | None:
     recorded = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
     language = recorded.get("language") if isinstance(recorded, dict) else None
     return language if language in i18n.LANGUAGES else None
+
+
+def track_of(metadata) -> str | None:
+    """The edition of part 5 recorded in a notebook's metadata, if it is a known one."""
+    recorded = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
+    track = recorded.get("track") if isinstance(recorded, dict) else None
+    return track if track in tracks.TRACKS else None

@@ -16,20 +16,33 @@ import sys
 import tempfile
 from pathlib import Path
 
-from alignment_kit import i18n
+from alignment_kit import i18n, tracks
 from autograder import editions, paths, readme_points
 
 ASSIGNMENT = paths.ASSIGNMENT
 
 
-def generate_into(release_root: Path, db_url: str | None = None) -> Path:
-    """Run nbgrader generate_assignment with the kit's config; returns the generated notebook path.
+def source_of_track(track: str, course_root: Path) -> Path:
+    """The source notebook with only the cells of edition `track`, as nbgrader's source/ in `course_root`."""
+    source = json.loads(paths.SOLUTION_NOTEBOOK.read_text(encoding="utf-8"))
+    target = course_root / "source" / ASSIGNMENT / paths.SOLUTION_NOTEBOOK.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(editions.of_track(source, track), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
+def generate_into(release_root: Path, db_url: str | None = None, track: str = tracks.DEFAULT) -> Path:
+    """Run nbgrader generate_assignment with the kit's config on the source of edition `track`; returns the
+    generated notebook path.
 
     With `db_url`, nbgrader also records the assignment and its grade cells in that gradebook."""
     database = [f"--CourseDirectory.db_url={db_url}"] if db_url else ["--no-db"]
     with tempfile.TemporaryDirectory() as scratch:
+        course = Path(scratch) / "course"
+        source_of_track(track, course)
         command = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", *database,
-                   f"--CourseDirectory.root={paths.REPO_ROOT}", f"--CourseDirectory.release_directory={release_root}"]
+                   f"--CourseDirectory.root={course}", "--CourseDirectory.source_directory=source",
+                   f"--CourseDirectory.release_directory={release_root}"]
         env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": scratch}
         done = subprocess.run(command, cwd=paths.REPO_ROOT, capture_output=True, text=True, env=env)
         if done.returncode != 0:
@@ -60,25 +73,29 @@ def answered(student, solution, keep: set[str] | None = None):
     return with_sources(student, {gid: solved[gid] for gid in (solved if keep is None else keep)})
 
 
-def editions_of(generated: Path) -> dict[str, dict]:
-    """Every edition of the generated notebook: language -> notebook (its language in the metadata). A cell
-    without a current translation stays in English there (`release --lang` refuses such an edition)."""
+def editions_of(generated: Path, track: str = tracks.DEFAULT) -> dict[str, dict]:
+    """Every language's edition of the generated notebook of `track`: language -> notebook (its language and
+    track in the metadata). A cell without a current translation stays in English there (`release --lang`
+    refuses such an edition)."""
     notebook = json.loads(generated.read_text(encoding="utf-8"))
-    return {language: editions.edition(notebook, language, strict=False) for language in i18n.LANGUAGES}
+    return {language: editions.edition(notebook, language, strict=False, track=track) for language in i18n.LANGUAGES}
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as release:
-        written = editions_of(generate_into(Path(release)))
-    for language, notebook in written.items():
+    written = {}
+    for track in tracks.TRACKS:
+        with tempfile.TemporaryDirectory() as release:
+            written.update({(language, track): notebook
+                            for language, notebook in editions_of(generate_into(Path(release), track=track), track).items()})
+    for (language, track), notebook in written.items():
         stale = editions.stale_cells(language) if language != i18n.SOURCE else {}
         if stale:
             print(f"warning: {len(stale)} cell(s) of the {language} edition stay in English until translated "
                   f"({', '.join(stale)}); `python -m autograder translations` lists them")
-        target = paths.student_notebook(language)
+        target = paths.student_notebook(language, track)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"wrote {target.relative_to(paths.REPO_ROOT)} ({language})")
+        print(f"wrote {target.relative_to(paths.REPO_ROOT)} ({language}, {track})")
     readme = paths.REPO_ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
     if readme_points.render(text) != text:

@@ -19,6 +19,7 @@ from autograder import gradebook, nbgrader_course, report
 from autograder.config import GradeConfig
 from autograder.grade_notebook import Grader, content_hash, grader_fault, zero_everything
 from autograder.results import GradeRecord, write_json_atomic
+from autograder.shards import ShardError, parse_shard, shard_of
 
 
 def discover(inputs: list[str]) -> list[tuple[str, Path]]:
@@ -65,17 +66,38 @@ def save(result: GradeRecord, folder: Path) -> None:
     write_json_atomic(folder / RECORD, result.to_record(), strict=False)
 
 
+def in_shard(submissions: list[tuple[str, Path]], shard: str) -> list[tuple[str, Path]]:
+    """The submissions of share K of N ("K/N"; all of them for ""), by a stable hash of the student id."""
+    if not shard:
+        return submissions
+    index, count = parse_shard(shard)
+    return [(student, notebook) for student, notebook in submissions if shard_of(student, count) == index]
+
+
+def progress(done: int, total: int, started: float) -> str:
+    """How far a batch is, as tqdm shows it: done/total, elapsed<left, and the rate."""
+    def clock(seconds: float) -> str:
+        return time.strftime("%H:%M:%S" if seconds >= 3600 else "%M:%S", time.gmtime(seconds))
+
+    elapsed = time.time() - started
+    rate = elapsed / done if done else 0.0
+    return f"{done}/{total} [{clock(elapsed)}<{clock(rate * (total - done))}, {rate:.1f}s/notebook]"
+
+
 def grade_all(inputs: list[str], config: GradeConfig) -> list[GradeRecord]:
     out = Path(config.out_dir).resolve()
-    submissions = discover(inputs)
+    everyone = discover(inputs)
+    submissions = in_shard(everyone, config.shard)
+    if config.shard:
+        print(f"shard {config.shard}: {len(submissions)} of {len(everyone)} notebooks", flush=True)
     if not submissions:
-        print("no notebooks found", file=sys.stderr)
+        print("no notebooks found" if not everyone else f"no notebooks in shard {config.shard}", file=sys.stderr)
         return []
     from autograder.worker import sandbox
 
     print(sandbox().describe(config.limits), flush=True)
     # The cores --jobs leaves over grade the stages of one notebook side by side (functions and each cell).
-    grader = Grader(config.limits, parallel=max(1, (os.cpu_count() or 1) // max(1, config.jobs)))
+    grader = Grader(config.limits, parallel=max(1, (os.cpu_count() or 1) // max(1, config.jobs)), track=config.track)
     version = grader.version
     results: list[GradeRecord] = []
     todo = []
@@ -113,12 +135,12 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[GradeRecord]:
     try:
         with ThreadPoolExecutor(max_workers=max(1, config.jobs)) as pool:
             futures = {pool.submit(work, s, n): s for s, n in todo}
-            for future in as_completed(futures):
+            for graded, future in enumerate(as_completed(futures), 1):
                 result = future.result()
                 results.append(result)
                 note = f" - {result.error}" if result.error else ""
                 print(f"[{len(results)}/{len(submissions)}] {result.student}: {result.score:.2f} "
-                      f"({result.execution_time:.1f}s){note}", flush=True)
+                      f"({result.execution_time:.1f}s){note}  {progress(graded, len(todo), started)}", flush=True)
     finally:
         if results:
             gradebook.write_csv(results, out / "gradebook.csv")
@@ -147,11 +169,21 @@ def main(config: GradeConfig) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     course = nbgrader_course.course_of(config.paths)
     default_db = course / "gradebook.db" if course else out_dir / "gradebook.db"  # a course keeps nbgrader's own
+    try:
+        if config.shard:
+            parse_shard(config.shard)
+    except ShardError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     database = (config.gradebook_db or f"sqlite:///{default_db}") if config.gradebook else None
+    if config.shard and database:  # shards run side by side: one gradebook is written once, by `merge --gradebook`
+        print(f"shard {config.shard}: nbgrader's gradebook is left to `python -m autograder merge ... --gradebook "
+              f"{database}`", flush=True)
+        database = None
     config = dataclasses.replace(config, out_dir=str(out_dir), gradebook_db=database)
     try:
         results = grade_all(config.paths, config)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ShardError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if results:

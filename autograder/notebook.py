@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alignment_kit import tracks
 from alignment_kit.i18n import counted, say
 from autograder import cell_finder
-from autograder.editions import language_of
+from autograder.editions import language_of, track_of
 from autograder.python_source import parse_cell
 from autograder import stream_notebook
 from autograder.read_notebook import MAX_BYTES, NotebookProblem, RawCell, read
@@ -29,6 +31,7 @@ class ParsedNotebook:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     language: str | None = None  # the edition's language, as its metadata records it
+    recorded_track: str | None = None  # the edition of part 5, as its metadata records it
     outputs_dropped_bytes: int = 0  # the file's size when it was too large to read its outputs (0: they were read)
 
     def code_cells(self) -> list[RawCell]:
@@ -100,6 +103,13 @@ class ParsedNotebook:
         return any(c.outputs for c in self.cells)
 
 
+def track_by_content(parsed: ParsedNotebook) -> str | None:
+    """The edition of part 5 a notebook's code shows: the one whose trainer class alone it names."""
+    named = {name for name, track in tracks.TRACKS.items()
+             if any(re.search(rf"\b{track.trainer}\b", c.source) for c in parsed.code_cells())}
+    return next(iter(named)) if len(named) == 1 else None
+
+
 def _used_names(tree: ast.AST):
     """The names a piece of code reads (the roots of its attribute chains included)."""
     return (node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
@@ -128,7 +138,7 @@ def parse_notebook(path: Path | str) -> ParsedNotebook:
         return ParsedNotebook(error=say("read.cannot_read", "cannot read the file: {error}", error=error.strerror or error))
     except NotebookProblem as problem:
         return ParsedNotebook(error=str(problem))
-    parsed = ParsedNotebook(cells, warnings=warnings, language=language_of(metadata),
+    parsed = ParsedNotebook(cells, warnings=warnings, language=language_of(metadata), recorded_track=track_of(metadata),
                             outputs_dropped_bytes=size if size > MAX_BYTES else 0)
     broken = sum(1 for c in parsed.code_cells() if parse_cell(c.source) is None)
     if broken:

@@ -12,12 +12,14 @@ EXAMPLE_SUBMISSIONS = REPO_ROOT / "data" / "example_submissions"
 RUNTIME_DIR = REPO_ROOT / "alignment_kit"  # the student runtime package
 
 
-def student_notebook(language: str) -> Path:
-    """The committed student notebook of an edition: the English one (the source language), and each other
-    language's in a folder of its own beside it (notebooks/<assignment>/ru/)."""
-    from alignment_kit import i18n
+def student_notebook(language: str, track: str = "") -> Path:
+    """The committed student notebook of an edition: the English PPO one (the source language, the default
+    track), each other language's in a folder of its own beside it (notebooks/<assignment>/ru/), and each other
+    track's in a folder of its own, with its languages inside (notebooks/<assignment>/rloo/ru/)."""
+    from alignment_kit import i18n, tracks
 
-    return STUDENT_NOTEBOOK if language == i18n.SOURCE else STUDENT_NOTEBOOK.parent / language / STUDENT_NOTEBOOK.name
+    folder = STUDENT_NOTEBOOK.parent if track in ("", tracks.DEFAULT) else STUDENT_NOTEBOOK.parent / track
+    return folder / STUDENT_NOTEBOOK.name if language == i18n.SOURCE else folder / language / STUDENT_NOTEBOOK.name
 
 
 def grader_cache() -> Path:

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment_kit import items, stack
+from alignment_kit import items, stack, tracks
 from autograder import paths
 
 DRIVER = Path(__file__).parent / "templates" / "platform_run.py"
@@ -62,6 +62,8 @@ class PlatformsConfig:
 
     out_dir: str = field(default="outputs/platforms", metadata={"help": "folder for the report and the run folders"})
     only: str = field(default="", metadata={"help": f"run one platform: {', '.join(p.name for p in PLATFORMS)}"})
+    track: str = field(default="", metadata={"help": f"run one edition of part 5: {', '.join(tracks.TRACKS)} "
+                                                     "(default: each)"})
     python313: str = field(default=str(PYTHON313_TOOL), metadata={
         "help": "the tool that runs a command under Python 3.13 ($KIT_PYTHON313 overrides)"})
 
@@ -131,14 +133,14 @@ def command(platform: Platform, work: Path, tool: str) -> tuple[list[str], dict]
         dict(os.environ, PY313_WORK=str(work))
 
 
-def judge(platform: Platform, result: dict) -> dict:
+def judge(platform: Platform, result: dict, track: str = tracks.DEFAULT) -> dict:
     """The platform's outcome: each step's verdict, pip's changes to the preinstalled packages, the times."""
     watched = {name: result["after"].get(name) for name in WATCHED}
     preinstalled = {spec.split("==")[0].lower().replace("_", "-") for spec in platform.preinstall}
     before = {name: version for name, version in result["before"].items() if name in preinstalled}
     changes = pip_changes(before, {name: result["after"][name] for name in before if name in result["after"]})
     student, filled = result["student_notebook"], result["filled_notebook"]
-    autograded = sum(1 for item in items.ITEMS if item.autograded)
+    autograded = sum(1 for item in items.edition_items(track) if item.autograded)
     checks = filled.get("public_checks", {"cells": 0, "failed": ["no executed notebook"]})
     verdicts = {
         "installer cell, --install-from URL": result["install_from_url"]["ok"],
@@ -149,9 +151,10 @@ def judge(platform: Platform, result: dict) -> dict:
                                                                          and checks["cells"] == autograded
                                                                          and not checks["failed"]),
     }
-    outside = [f"{name} {version}" for name, version in watched.items() if name in stack.PROVEN and version
-               and not _within(name, version)]
-    return {"platform": platform.name, "title": platform.title, "python": result["python"], "verdicts": verdicts,
+    proven = dict(stack.PROVEN, trl=stack.PROVEN_TRL[track])
+    outside = [f"{name} {version}" for name, version in watched.items() if name in proven and version
+               and not _within(proven[name], version)]
+    return {"platform": platform.name, "track": track, "title": platform.title, "python": result["python"], "verdicts": verdicts,
             "passed": all(verdicts.values()), "versions": watched, "pip_changes": changes,
             "outside_proven": outside, "seconds": {"preinstall": result["preinstall_seconds"],
                                                    "install from URL": result["install_from_url"]["seconds"],
@@ -161,8 +164,8 @@ def judge(platform: Platform, result: dict) -> dict:
                                                             "filled": filled["error"][-1500:]}}
 
 
-def _within(package: str, version: str) -> bool:
-    low, high = stack.PROVEN[package]
+def _within(proven: tuple[str, str], version: str) -> bool:
+    low, high = proven
     release = _version_key(_version_key(version).base_version)
     return _version_key(low) <= release <= _version_key(high)
 
@@ -170,7 +173,8 @@ def _within(package: str, version: str) -> bool:
 def markdown(outcomes: list[dict], skipped: dict[str, str]) -> str:
     lines = [f"# Platform runs ({time.strftime('%Y-%m-%d')})", ""]
     for outcome in outcomes:
-        lines += [f"## {outcome['platform']}: {outcome['title']}", "", f"Python {outcome['python']}", ""]
+        lines += [f"## {outcome['platform']}, {outcome['track']} edition: {outcome['title']}", "",
+                  f"Python {outcome['python']}", ""]
         lines += [f"- {'passed' if ok else 'FAILED'}: {step}" for step, ok in outcome["verdicts"].items()]
         changes = outcome["pip_changes"]
         moved = [f"{n} {a} -> {b}" for n, a, b in changes["upgraded"] + changes["downgraded"]]
@@ -196,41 +200,49 @@ def run(config: PlatformsConfig) -> tuple[list[dict], dict[str, str]]:
     chosen = [p for p in PLATFORMS if not config.only or p.name == config.only]
     if not chosen:
         raise ValueError(f"unknown platform {config.only!r}; known: {[p.name for p in PLATFORMS]}")
+    editions = [tracks.checked(config.track)] if config.track else list(tracks.TRACKS)
     outcomes, skipped = [], {}
-    with tempfile.TemporaryDirectory() as scratch:
-        served = Path(scratch) / "served"
-        served.mkdir()
-        server, base = serve(served)
-        try:
-            print("building the release bundle ...", flush=True)
-            wheel_name = f"alignment_kit-{_runtime_version()}-py3-none-any.whl"
-            build(ReleaseConfig(out_dir=str(served), install_from=f"{base}/{wheel_name}"))
-            if not (served / wheel_name).is_file():
-                raise RuntimeError(f"the release wrote no {wheel_name}")
-            for platform in chosen:
-                work = out / platform.name
-                prepare(work, served)
-                how = command(platform, work, tool)
-                if isinstance(how, str):
-                    skipped[platform.name] = how
-                    print(f"{platform.name}: skipped: {how}", flush=True)
-                    continue
-                print(f"{platform.name}: {platform.title} ... (installs from PyPI: minutes)", flush=True)
-                started = time.time()
-                done = subprocess.run(how[0], env=how[1], capture_output=True, text=True)
-                if not (work / "result.json").is_file():
-                    skipped[platform.name] = f"the run did not finish (exit {done.returncode}): {(done.stdout + done.stderr)[-2000:]}"
-                    print(f"{platform.name}: {skipped[platform.name]}", flush=True)
-                    continue
-                outcome = judge(platform, json.loads((work / "result.json").read_text(encoding="utf-8")))
-                outcomes.append(outcome)
-                print(f"{platform.name}: {'passed' if outcome['passed'] else 'FAILED'} in {time.time() - started:.0f}s",
-                      flush=True)
-        finally:
-            server.shutdown()
+    for track in editions:
+        with tempfile.TemporaryDirectory() as scratch:
+            served = Path(scratch) / "served"
+            served.mkdir()
+            server, base = serve(served)
+            try:
+                print(f"building the release bundle ({track} edition) ...", flush=True)
+                wheel_name = f"alignment_kit-{_runtime_version()}-py3-none-any.whl"
+                build(ReleaseConfig(out_dir=str(served), install_from=f"{base}/{wheel_name}", track=track))
+                if not (served / wheel_name).is_file():
+                    raise RuntimeError(f"the release wrote no {wheel_name}")
+                for platform in chosen:
+                    outcome = _run_one(platform, track, out / f"{platform.name}-{track}", served, tool, skipped)
+                    if outcome is not None:
+                        outcomes.append(outcome)
+            finally:
+                server.shutdown()
     (out / "report.json").write_text(json.dumps({"outcomes": outcomes, "skipped": skipped}, indent=1), encoding="utf-8")
     (out / "report.md").write_text(markdown(outcomes, skipped), encoding="utf-8")
     return outcomes, skipped
+
+
+def _run_one(platform: Platform, track: str, work: Path, served: Path, tool: str, skipped: dict) -> dict | None:
+    """One platform run of one edition's bundle; None (with the reason in `skipped`) when it could not run."""
+    name = f"{platform.name} ({track})"
+    prepare(work, served)
+    how = command(platform, work, tool)
+    if isinstance(how, str):
+        skipped[name] = how
+        print(f"{name}: skipped: {how}", flush=True)
+        return None
+    print(f"{name}: {platform.title} ... (installs from PyPI: minutes)", flush=True)
+    started = time.time()
+    done = subprocess.run(how[0], env=how[1], capture_output=True, text=True)
+    if not (work / "result.json").is_file():
+        skipped[name] = f"the run did not finish (exit {done.returncode}): {(done.stdout + done.stderr)[-2000:]}"
+        print(f"{name}: {skipped[name]}", flush=True)
+        return None
+    outcome = judge(platform, json.loads((work / "result.json").read_text(encoding="utf-8")), track)
+    print(f"{name}: {'passed' if outcome['passed'] else 'FAILED'} in {time.time() - started:.0f}s", flush=True)
+    return outcome
 
 
 def _runtime_version() -> str:

@@ -59,7 +59,7 @@ def trusted_cell_runs(check: CellCheck, runs: list[tuple[str, dict]], limits: Li
 
     def chunk_runs(start: int) -> list[dict]:
         chunk = runs[start:start + RUNS_PER_WORKER]
-        result = run_job(cell_job(check, reference_notebook().definitions(), chunk), limits)
+        result = run_job(cell_job(check, reference_notebook().definitions(), chunk), limits, check.worker_python())
         outcome = (result.payload or {}).get("runs")
         if result.error or not isinstance(outcome, list) or any(r.get("cell_error") or r.get("collect_error")
                                                                  for r in outcome):

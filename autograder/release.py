@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment_kit import i18n
+from alignment_kit import i18n, settings, tracks
 from alignment_kit.assets import WHEEL as MODEL_WHEEL
 from alignment_kit.i18n import say
 from autograder import boundary, editions, paths
@@ -57,6 +57,9 @@ class ReleaseConfig:
         "help": f"a downloaded {MODEL_WHEEL} wheel to include, for laptops and Kaggle without internet"})
     language: str = field(default=i18n.SOURCE, metadata={
         "help": "the edition: the language of the notebook, the README and the runtime's messages (en or ru)"})
+    track: str = field(default=tracks.DEFAULT, metadata={
+        "help": "the edition of part 5: ppo (TRL 1.12's PPOTrainer, the seed's homework) or rloo (RLOOTrainer on "
+                "current TRL)"})
 
 
 def build_runtime_wheel(dest: Path) -> Path:
@@ -76,11 +79,12 @@ def build_runtime_wheel(dest: Path) -> Path:
         return Path(shutil.copy2(wheel, dest / wheel.name))
 
 
-def student_notebook(target: Path, install_from: str, language: str = i18n.SOURCE) -> Path:
-    """The student notebook in `language`, freshly generated from the source, with the install location filled in."""
+def student_notebook(target: Path, install_from: str, language: str = i18n.SOURCE, track: str = tracks.DEFAULT) -> Path:
+    """The student notebook in `language` with part 5 of `track`, freshly generated from the source, with the
+    install location filled in."""
     with tempfile.TemporaryDirectory() as scratch:
-        generated = generate_into(Path(scratch))
-        notebook = editions.edition(json.loads(generated.read_text(encoding="utf-8")), language)
+        generated = generate_into(Path(scratch), track=track)
+        notebook = editions.edition(json.loads(generated.read_text(encoding="utf-8")), language, track=track)
     cell = next(c for c in notebook["cells"] if c.get("id") == INSTALL_CELL)
     source = "".join(cell["source"])
     if INSTALL_LINE not in source:
@@ -97,13 +101,13 @@ def readme_texts() -> dict[str, str]:
             PLATFORMS_KEY: PLATFORMS_TABLE.read_text(encoding="utf-8").strip()}
 
 
-def _profiles_table() -> str:
-    from alignment_kit import settings
-
+def _profiles_table(track: str) -> str:
+    stage = {"ppo_episodes": say("release.col_ppo_episodes", "PPO episodes"),
+             "rloo_steps": say("release.col_rloo_steps", "RLOO steps")}
     columns = {"dpo_steps": say("release.col_dpo_steps", "DPO steps"),
                "batch_size": say("release.col_batch_size", "pairs per DPO step"),
                "reward_steps": say("release.col_reward_steps", "reward model steps"),
-               "ppo_episodes": say("release.col_ppo_episodes", "PPO episodes"),
+               tracks.TRACKS[track].stage: stage[tracks.TRACKS[track].stage],
                "max_new_tokens": say("release.col_max_new_tokens", "tokens per generated reply")}
     header = [say("release.col_profile", "profile"), say("release.col_model", "model")]
     header += [f"{title} (`{name}`)" for name, title in columns.items()]
@@ -114,7 +118,7 @@ def _profiles_table() -> str:
     return "\n".join(lines)
 
 
-def student_readme(files: list[Path], install_from: str, notebook: Path, wheel: Path) -> str:
+def student_readme(files: list[Path], install_from: str, notebook: Path, wheel: Path, track: str = tracks.DEFAULT) -> str:
     listing = "\n".join(f"- `{f.name}`" for f in files)
     if install_from:
         install_note = say("release.installs_from", "It installs from `{location}`.", location=install_from)
@@ -127,8 +131,9 @@ def student_readme(files: list[Path], install_from: str, notebook: Path, wheel: 
     texts = {key: i18n.text(key, english) for key, english in readme_texts().items()}
     return texts[README_KEY].format(
         title=paths.ASSIGNMENT, files=listing, install_note=install_note, colab_note=colab_note, wheel=wheel.name,
-        model_wheel=MODEL_WHEEL, notebook=notebook.name, profiles=_profiles_table(), timings=texts[TIMINGS_KEY],
-        platforms=texts[PLATFORMS_KEY])
+        model_wheel=MODEL_WHEEL, notebook=notebook.name, profiles=_profiles_table(track), timings=texts[TIMINGS_KEY],
+        platforms=texts[PLATFORMS_KEY], edition=track, method=tracks.TRACKS[track].method,
+        trainer=tracks.TRACKS[track].trainer, trl=tracks.TRACKS[track].trl, stage_variable=settings.STAGE_OVERRIDES[tracks.TRACKS[track].stage])
 
 
 def _zip(files: list[Path], target: Path) -> Path:
@@ -144,7 +149,8 @@ def build(config: ReleaseConfig) -> tuple[list[Path], boundary.BoundaryReport]:
     with tempfile.TemporaryDirectory() as scratch:
         staging = Path(scratch)
         wheel = build_runtime_wheel(staging)
-        notebook = student_notebook(staging / paths.STUDENT_NOTEBOOK.name, config.install_from, config.language)
+        notebook = student_notebook(staging / paths.STUDENT_NOTEBOOK.name, config.install_from, config.language,
+                                    config.track)
         files = [notebook, wheel]
         if config.model_wheel:
             files.append(Path(shutil.copy2(config.model_wheel, staging / Path(config.model_wheel).name)))
@@ -153,7 +159,7 @@ def build(config: ReleaseConfig) -> tuple[list[Path], boundary.BoundaryReport]:
             raise RuntimeError("refusing to release: " + report.summary())
         readme = staging / "README.md"
         with i18n.speaking(config.language):
-            text = student_readme(files + [readme], config.install_from, notebook, wheel)
+            text = student_readme(files + [readme], config.install_from, notebook, wheel, config.track)
         readme.write_text(text, encoding="utf-8")
         files.append(readme)
         out.mkdir(parents=True, exist_ok=True)

@@ -14,12 +14,13 @@ MARK_STYLE = {"passed": "**{}**", "failed": "**{}**", "manual": "*{}*"}  # words
 
 def _part_heading(result: GradeRecord, part: items.Part) -> str:
     score = result.part_scores()[part.name]
-    manual = round(part.points - part.autograded_points, 4)
+    autograded = part.points_in(result.track, autograded_only=True)
+    manual = round(part.points_in(result.track) - autograded, 4)
     pieces = [] if score is None else [say("feedback.part_autograded", "{score:g} / {points:g} autograded",
-                                           score=score, points=part.autograded_points)]
+                                           score=score, points=autograded)]
     if manual:
         pieces.append(say("feedback.part_manual", "{points:g} hand-graded, pending", points=manual))
-    return f"{part.shown_title}: " + ", ".join(pieces)
+    return f"{part.shown_title_in(result.track)}: " + ", ".join(pieces)
 
 
 def _curve_file(item_name: str) -> str:

@@ -12,11 +12,11 @@ import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from alignment_kit import i18n, items
+from alignment_kit import i18n, items, tracks
 from alignment_kit.i18n import say
 from alignment_kit.scoring import ScoredLine
 
-RECORD_VERSION = 3  # 2: per-stage seconds (`stages`); 3: the feedback's `language`
+RECORD_VERSION = 4  # 2: per-stage seconds (`stages`); 3: the feedback's `language`; 4: the edition's `track`
 
 
 @dataclass
@@ -34,6 +34,7 @@ class GradeRecord:
     grader_version: str = ""
     stages: dict[str, float] = field(default_factory=dict)  # where the time went: stage -> seconds
     language: str = i18n.SOURCE  # the language its lines and feedback are written in
+    track: str = tracks.DEFAULT  # the edition of part 5 it was graded as (`alignment_kit/tracks.py`)
 
     # ------------------------------------------------------------------ scores
     @property
@@ -44,7 +45,7 @@ class GradeRecord:
     @property
     def maximum(self) -> float:
         """The most `score` can be: the autograded points plus the autograded bonus."""
-        return items.autograded_maximum()
+        return items.autograded_maximum(self.track)
 
     @property
     def pending_points(self) -> float:
@@ -54,7 +55,7 @@ class GradeRecord:
     def part_scores(self) -> dict[str, float | None]:
         """Autograded score per part; None for a part whose items are all hand-graded."""
         return {part.name: round(sum(t.score for t in self.tests if t.part == part.name and t.status != "manual"), 4)
-                if part.autograded_points else None for part in items.PARTS}
+                if part.points_in(self.track, autograded_only=True) else None for part in items.PARTS}
 
     def item_scores(self) -> dict[str, float]:
         scores: dict[str, float] = {}
@@ -69,7 +70,9 @@ class GradeRecord:
 
     @classmethod
     def from_record(cls, data: dict) -> "GradeRecord":
-        if data.get("record_version") != RECORD_VERSION:
+        if data.get("record_version") == 3:  # written before the editions of part 5: the PPO edition
+            data = dict(data, track=tracks.DEFAULT)
+        elif data.get("record_version") != RECORD_VERSION:
             raise ValueError(f"unknown record version {data.get('record_version')!r}")
         values = {f.name: data[f.name] for f in fields(cls)}
         values["tests"] = [ScoredLine(**t) for t in data["tests"]]
@@ -79,7 +82,7 @@ class GradeRecord:
     def summary(self) -> str:
         if self.error:
             return say("record.not_gradable", "The notebook could not be graded: {error}", error=self.error)
-        return score_line(self.score, self.pending_points)
+        return score_line(self.score, self.pending_points, self.track)
 
     def to_gradescope(self) -> dict:
         """Gradescope's results.json: the autograded checks as tests (hand-graded items are listed in
@@ -114,23 +117,25 @@ class GradeRecord:
         return row
 
 
-def score_line(score: float, pending: float) -> str:
+def score_line(score: float, pending: float, track: str = tracks.DEFAULT) -> str:
     """The first line of every export: the score out of the most it can be, what that most is made of, and
     the points a person adds later: "<score> / <most> autograded (<points> + <bonus> bonus); <pending> to be graded by
     hand", each with two decimals."""
-    bonus = items.bonus_points(autograded_only=True)
-    line = say("record.score", "{score:.2f} / {maximum:.2f} autograded", score=score, maximum=items.autograded_maximum())
+    bonus = items.bonus_points(autograded_only=True, track=track)
+    line = say("record.score", "{score:.2f} / {maximum:.2f} autograded", score=score,
+               maximum=items.autograded_maximum(track))
     if bonus:
-        line += say("record.bonus", " ({points:.2f} + {bonus:.2f} bonus)", points=items.autograded_points(), bonus=bonus)
+        line += say("record.bonus", " ({points:.2f} + {bonus:.2f} bonus)", points=items.autograded_points(track),
+                    bonus=bonus)
     if pending:
         line += say("record.pending", "; {points:.2f} to be graded by hand", points=pending)
     return line
 
 
-def points_available() -> str:
+def points_available(track: str = tracks.DEFAULT) -> str:
     """The autograded maximum and what it is made of, for the instructor's English tables and plots."""
-    return (f"{items.autograded_maximum():.2f} ({items.autograded_points():.2f} + "
-            f"{items.bonus_points(autograded_only=True):.2f} bonus)")
+    return (f"{items.autograded_maximum(track):.2f} ({items.autograded_points(track):.2f} + "
+            f"{items.bonus_points(autograded_only=True, track=track):.2f} bonus)")
 
 
 ROW_COLUMNS = ["student", "autograded", "autograded_max", "hand_graded_pending", *[p.name for p in items.PARTS],

@@ -56,7 +56,8 @@ def runtime_english() -> dict[str, str]:
 
     english = said(paths.RUNTIME_DIR)
     english.update({f"part.{p.name}": p.title for p in items.PARTS})
-    english.update({f"item.{i.name}": i.title for i in items.ITEMS})
+    english.update({f"part.{p.name}.{track}": title for p in items.PARTS for track, title in p.track_titles})
+    english.update({f"item.{i.name}": i.title for i in items.ALL_ITEMS})
     for item in items.items_of(items.FUNCTION):
         english.update({i18n.declared_key("requirement", r): r for r in (items.output(item.name).requirements or {}).values()})
     english.update({i18n.declared_key("line", name): name for name in cell_judges.line_names()})

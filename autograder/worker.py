@@ -90,12 +90,20 @@ class Sandbox:
         return line + filter_note
 
 
-def readable_roots() -> list[str]:
-    """What student code may read: the Python installation with its site-packages, the runtime, the models."""
+def interpreter_roots(python: str) -> list[str]:
+    """The folders of another interpreter's environment (a venv: its folder, which holds its site-packages)."""
+    if not python or os.path.abspath(python) == os.path.abspath(sys.executable):  # not resolved: a venv's python
+        return []                                                                # links to its base's
+    return [str(Path(python).parent.parent)]
+
+
+def readable_roots(python: str = "") -> list[str]:
+    """What student code may read: the Python installation with its site-packages, the runtime, the models, and
+    the environment of the interpreter `python` when the workers run another one (the RLOO edition's)."""
     import alignment_kit
 
     candidates = [sys.base_prefix, sys.prefix, *(p for p in sys.path if p.endswith("site-packages")),
-                  str(Path(alignment_kit.__file__).parent), str(runtime_paths.cache_dir())]
+                  str(Path(alignment_kit.__file__).parent), str(runtime_paths.cache_dir()), *interpreter_roots(python)]
     roots: list[str] = []
     for path in sorted({os.path.realpath(p) for p in candidates if os.path.exists(p)}, key=len):
         if not any(path == r or path.startswith(r + "/") for r in roots):
@@ -138,7 +146,7 @@ def sandbox() -> Sandbox:
     return Sandbox(namespaces, drop, _syscall_filter_works(), () if namespaces else unreadable)
 
 
-def launch_script(root: Path, limits: Limits, command: list[str]) -> str:
+def launch_script(root: Path, limits: Limits, command: list[str], python: str = "") -> str:
     """The shell script that builds the private root inside the new namespaces and execs `command` in it."""
     q = shlex.quote
     lines = ["set -e", "mount --make-rprivate /", f"mount -t tmpfs -o size=16m,mode=755 kitroot {q(str(root))}"]
@@ -151,7 +159,7 @@ def launch_script(root: Path, limits: Limits, command: list[str]) -> str:
             lines.append(f"mkdir -p $(dirname {target}) && touch {target}")
         lines.append(f"mount --rbind {q(source)} {target} && mount -o remount,bind,ro {target}")
 
-    for path in readable_roots() + [p for p in SYSTEM_FILES if os.path.exists(p)]:
+    for path in readable_roots(python) + [p for p in SYSTEM_FILES if os.path.exists(p)]:
         bind(path)
     scratch = q(str(root) + SCRATCH_INSIDE)
     lines += [f"mkdir -p {scratch}",
@@ -208,22 +216,23 @@ def _folder_size(folder: Path) -> int:
 
 
 class Zygote:
-    """One template process per sandbox mode (see alignment_kit/sandbox/zygote.py); forks a worker per job."""
+    """One template process per sandbox mode and interpreter (see alignment_kit/sandbox/zygote.py); forks a
+    worker per job."""
 
-    def __init__(self, box: Sandbox):
-        self.box = box
+    def __init__(self, box: Sandbox, python: str = ""):
+        self.box, self.python = box, python or sys.executable
         self.folder = Path(tempfile.mkdtemp(prefix="kit-zygote-"))
         self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._lock = threading.Lock()
         self._events: dict[str, dict] = {}
         self._changed = threading.Condition()
         self.output: list[bytes] = []
-        command = [sys.executable, "-m", "alignment_kit.sandbox.zygote"]
+        command = [self.python, "-m", "alignment_kit.sandbox.zygote"]
         scratch = SCRATCH_INSIDE
         if box.namespaces:
             root = self.folder / "root"
             root.mkdir()
-            command = UNSHARE + [launch_script(root, Limits(scratch_mb=16), command)]
+            command = UNSHARE + [launch_script(root, Limits(scratch_mb=16), command, python)]
         else:
             scratch = str(_scratch_folder(self.folder / "zygote"))
         environment = dict(_environment(scratch), KIT_ZYGOTE_FD=str(theirs.fileno()))
@@ -292,20 +301,21 @@ class Zygote:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-_zygotes: dict[Sandbox, Zygote] = {}
+_zygotes: dict[tuple[Sandbox, str], Zygote] = {}
 _zygotes_lock = threading.Lock()
 _job_ids = itertools.count()
 
 
-def zygote() -> Zygote:
-    """The running template process for this machine's sandbox mode (started, or restarted, on demand)."""
+def zygote(python: str = "") -> Zygote:
+    """The running template process for this machine's sandbox mode and the interpreter `python` (default: this
+    one), started or restarted on demand."""
     box = sandbox()
     with _zygotes_lock:
-        current = _zygotes.get(box)
+        current = _zygotes.get((box, python))
         if current is None or not current.alive():
             if current is not None:
                 current.close()
-            current = _zygotes[box] = Zygote(box)
+            current = _zygotes[(box, python)] = Zygote(box, python)
         return current
 
 
@@ -331,12 +341,12 @@ def _watch_scratch(folder: Path, cap: int, done: threading.Event, on_exceeded) -
         time.sleep(0.2)
 
 
-def run_job(job: dict, limits: Limits) -> WorkerResult:
-    """Run one job in a fresh worker (forked by the template process) and return its payload or the
-    reason there is none."""
+def run_job(job: dict, limits: Limits, python: str = "") -> WorkerResult:
+    """Run one job in a fresh worker (forked by the template process of the interpreter `python`, default this
+    one) and return its payload or the reason there is none."""
     box = sandbox()
     started = time.time()
-    template = zygote()
+    template = zygote(python)
     base, span = WORKER_UIDS
     uid = base + (os.getpid() * 7919 + next(_next_worker)) % span  # distinct per concurrent worker
     folder = Path(tempfile.mkdtemp(prefix="kit-worker-"))
@@ -365,7 +375,7 @@ def run_job(job: dict, limits: Limits) -> WorkerResult:
             threading.Thread(target=_watch_scratch, args=(Path(scratch), limits.scratch_mb << 20, done,
                                                           lambda: (exceeded.append(True), template.kill(pid))),
                              daemon=True).start()
-        job = dict(job, scratch=scratch, limits=asdict(limits), readable=readable_roots(),
+        job = dict(job, scratch=scratch, limits=asdict(limits), readable=readable_roots(python),
                    drop_to_uid=uid if box.drop_uid else None)
         threading.Thread(target=_send_job, args=(job_write, job), daemon=True).start()
         job_write = None

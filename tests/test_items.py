@@ -1,12 +1,13 @@
 """The item table is the one declaration of what is graded: the source notebook and the grader agree with it."""
 import ast
+import json
 
 import nbformat
 import pytest
 
-from alignment_kit import items
+from alignment_kit import items, tracks
 from alignment_kit.notebook_code import strip_magics
-from autograder import checks, paths, readme_points
+from autograder import checks, editions, paths, readme_points
 from autograder.reference import HIDDEN_TESTS
 
 
@@ -18,13 +19,27 @@ def source_cells():
 
 def test_notebook_points_equal_the_declared_points_item_by_item(source_cells):
     graded = {gid: c.metadata["nbgrader"]["points"] for gid, c in source_cells.items() if c.metadata["nbgrader"]["grade"]}
-    assert graded == {item.grade_id: item.points for item in items.ITEMS}
+    assert graded == {item.grade_id: item.points for item in items.ALL_ITEMS}
 
 
-def test_notebook_points_equal_the_declared_points_part_by_part(source_cells):
+@pytest.mark.parametrize("track", sorted(tracks.TRACKS))
+def test_notebook_points_equal_the_declared_points_part_by_part(source_cells, track):
+    """Each edition's cells (the source with its part 5 only) hold each part's points, and so 9 + 1 + 1."""
+    kept = {c["id"] for c in editions.of_track(json.loads(paths.SOLUTION_NOTEBOOK.read_text()), track)["cells"]}
     for part in items.PARTS:
-        in_notebook = sum(source_cells[i.grade_id].metadata["nbgrader"]["points"] for i in items.ITEMS if i.part == part.name)
-        assert in_notebook == pytest.approx(part.points), part.name
+        in_notebook = sum(c.metadata["nbgrader"]["points"] for gid, c in source_cells.items()
+                          if c.get("id") in kept and c.metadata["nbgrader"]["grade"]
+                          and items.item(gid.removeprefix("test_")).part == part.name)
+        assert in_notebook == pytest.approx(part.points_in(track)), (track, part.name)
+    assert items.homework_points(track) == pytest.approx(items.homework_points(tracks.DEFAULT))
+
+
+def test_every_cell_of_one_edition_names_a_known_track():
+    source = json.loads(paths.SOLUTION_NOTEBOOK.read_text())
+    assert {editions.cell_track(c) for c in source["cells"]} == {"", *tracks.TRACKS}
+    for track in tracks.TRACKS:
+        ids = {c["metadata"].get("nbgrader", {}).get("grade_id") for c in editions.of_track(source, track)["cells"]}
+        assert {i.grade_id for i in items.edition_items(track)} <= ids, track
 
 
 def test_the_totals_are_sums_of_the_declared_points():
@@ -42,7 +57,7 @@ def test_every_autograded_item_has_exactly_one_check():
 
 
 def test_each_graded_function_and_cell_has_its_solution_cell(source_cells):
-    for item in items.ITEMS:
+    for item in items.ALL_ITEMS:
         if item.kind == items.MANUAL:
             assert source_cells[item.name].metadata["nbgrader"]["solution"], item.name
             continue

@@ -55,7 +55,7 @@ def test_the_russian_bundle_has_the_russian_notebook_and_readme(ru_bundle):
     out, written, report, _ = ru_bundle
     assert not report.leaks
     notebook = json.loads((out / "dpo_homework.ipynb").read_text())
-    assert notebook["metadata"]["alignment_kit"] == {"language": "ru"}
+    assert notebook["metadata"]["alignment_kit"] == {"language": "ru", "track": "ppo"}
     assert "Домашнее задание" in "".join(notebook["cells"][0]["source"])
     readme = (out / "README.md").read_text()
     for topic in ("Где запускать", "Сохраните его вместе с выходами", "KIT_PROFILE", URL, "крошечная случайная Llama"):

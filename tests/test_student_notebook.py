@@ -7,6 +7,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from alignment_kit import tracks
 from autograder import paths
 from autograder.generate import editions_of, generate_into
 
@@ -18,22 +19,25 @@ def _cells(path_or_notebook):
     return [(c["cell_type"], "".join(c["source"]), c["metadata"].get("nbgrader")) for c in notebook["cells"]]
 
 
-def test_committed_student_notebooks_are_up_to_date(tmp_path):
-    """Both editions: the English one as nbgrader writes it, the Russian one from it and the catalogs."""
-    for language, notebook in editions_of(generate_into(tmp_path)).items():
-        committed = json.loads(paths.student_notebook(language).read_text())
+@pytest.mark.parametrize("track", sorted(tracks.TRACKS))
+def test_committed_student_notebooks_are_up_to_date(tmp_path, track):
+    """Every edition (the PPO and the RLOO part 5, each in every language): the English one as nbgrader writes
+    it, the others from it and the catalogs."""
+    for language, notebook in editions_of(generate_into(tmp_path, track=track), track).items():
+        committed = json.loads(paths.student_notebook(language, track).read_text())
         assert _cells(committed) == _cells(notebook) and committed["metadata"] == notebook["metadata"], \
-            f"notebooks/ ({language}) is stale: run `python -m autograder generate` and commit the result"
+            f"notebooks/ ({language}, {track}) is stale: run `python -m autograder generate` and commit the result"
 
 
-def test_student_notebook_has_stubs_and_no_solutions_hidden_tests_or_grader():
-    text = "\n".join("".join(source) for _, source, _ in _cells(paths.STUDENT_NOTEBOOK))
+@pytest.mark.parametrize("track", sorted(tracks.TRACKS))
+def test_student_notebook_has_stubs_and_no_solutions_hidden_tests_or_grader(track):
+    text = "\n".join("".join(source) for _, source, _ in _cells(paths.student_notebook("en", track)))
     assert "todo()" in text
     for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "item_score", "import autograder", "from autograder"):
         assert marker not in text, f"the student notebook leaks {marker!r}"
     from autograder import boundary
 
-    report = boundary.scan([paths.STUDENT_NOTEBOOK])
+    report = boundary.scan([paths.student_notebook("en", track)])
     assert not report.leaks, report.summary()
     assert re.search(r"^from alignment_kit import .*\bselfcheck\b", text, re.M), "the notebook imports the student runtime"
 

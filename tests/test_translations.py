@@ -11,7 +11,7 @@ import tokenize
 
 import pytest
 
-from alignment_kit import i18n
+from alignment_kit import i18n, tracks
 from autograder import editions, notebook_text, paths, translations
 
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
@@ -131,9 +131,10 @@ def _code(source: str) -> list[str]:
     return kept
 
 
-def test_the_editions_code_cells_differ_only_in_text_for_people():
-    english = json.loads(paths.student_notebook("en").read_text(encoding="utf-8"))
-    russian = json.loads(paths.student_notebook("ru").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("track", sorted(tracks.TRACKS))
+def test_the_editions_code_cells_differ_only_in_text_for_people(track):
+    english = json.loads(paths.student_notebook("en", track).read_text(encoding="utf-8"))
+    russian = json.loads(paths.student_notebook("ru", track).read_text(encoding="utf-8"))
     assert [(c["id"], c["cell_type"], c["metadata"]) for c in english["cells"]] == \
         [(c["id"], c["cell_type"], c["metadata"]) for c in russian["cells"]]
     changed = 0
@@ -151,8 +152,9 @@ def test_the_editions_code_cells_differ_only_in_text_for_people():
     assert changed >= 20, "the Russian edition translates the code cells' comments and docstrings"
 
 
-def test_every_markdown_cell_and_every_fragment_reads_in_russian():
-    russian = json.loads(paths.student_notebook("ru").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("track", sorted(tracks.TRACKS))
+def test_every_markdown_cell_and_every_fragment_reads_in_russian(track):
+    russian = json.loads(paths.student_notebook("ru", track).read_text(encoding="utf-8"))
     for cell in russian["cells"]:
         source = "".join(cell["source"])
         if cell["cell_type"] == "markdown":

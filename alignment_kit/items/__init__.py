@@ -17,7 +17,7 @@ import pkgutil
 from dataclasses import dataclass
 from types import ModuleType
 
-from alignment_kit import i18n
+from alignment_kit import i18n, tracks
 from alignment_kit.declaration import CELL, FUNCTION, KINDS, MANUAL, Item  # noqa: F401 - the types, here too
 
 
@@ -28,19 +28,30 @@ class Part:
     name: str
     title: str
     bonus: bool = False  # bonus points come on top of the homework's total
+    track_titles: tuple[tuple[str, str], ...] = ()  # (track, title) where an edition calls the part otherwise
 
     @property
     def points(self) -> float:
-        return round(sum(i.points for i in ITEMS if i.part == self.name), 4)
+        return self.points_in(tracks.DEFAULT)
+
+    @property
+    def autograded_points(self) -> float:
+        return self.points_in(tracks.DEFAULT, autograded_only=True)
+
+    def points_in(self, track: str, autograded_only: bool = False) -> float:
+        """The part's points in the edition `track` (its autograded ones only, if asked)."""
+        return round(sum(i.points for i in edition_items(track) if i.part == self.name
+                         and (i.autograded or not autograded_only)), 4)
 
     @property
     def shown_title(self) -> str:
         """The title in the current language (catalog key "part.<name>")."""
         return i18n.text(f"part.{self.name}", self.title)
 
-    @property
-    def autograded_points(self) -> float:
-        return round(sum(i.points for i in ITEMS if i.part == self.name and i.autograded), 4)
+    def shown_title_in(self, track: str) -> str:
+        """The title the edition `track` gives the part, in the current language (key "part.<name>.<track>")."""
+        titles = dict(self.track_titles)
+        return i18n.text(f"part.{self.name}.{track}", titles[track]) if track in titles else self.shown_title
 
 
 PARTS = (
@@ -48,7 +59,7 @@ PARTS = (
     Part("dpo_loss", "DPO loss"),
     Part("dpo_training", "DPO training"),
     Part("reward_model", "Reward model"),
-    Part("ppo", "PPO"),
+    Part("ppo", "PPO", track_titles=(("rloo", "RLOO"),)),
     Part("analysis", "Analysis"),
     Part("bonus", "Bonus: model cards", bonus=True),
     Part("star", "Star tasks (optional): online and weighted DPO", bonus=True),
@@ -76,7 +87,16 @@ def _discover() -> dict[str, ModuleType]:
 
 
 MODULES = _discover()
-ITEMS: tuple[Item, ...] = tuple(module.ITEM for module in MODULES.values())
+ALL_ITEMS: tuple[Item, ...] = tuple(module.ITEM for module in MODULES.values())  # every edition's
+
+
+def edition_items(track: str) -> tuple[Item, ...]:
+    """The items of the edition whose part 5 is `track`."""
+    tracks.checked(track)
+    return tuple(i for i in ALL_ITEMS if i.in_track(track))
+
+
+ITEMS: tuple[Item, ...] = edition_items(tracks.DEFAULT)  # the seed's homework (the PPO edition)
 
 
 def _module(name: str) -> ModuleType:
@@ -107,30 +127,30 @@ def part(name: str) -> Part:
     raise KeyError(f"no part {name!r}; known parts: {[p.name for p in PARTS]}")
 
 
-def items_of(kind: str) -> list[Item]:
-    return [i for i in ITEMS if i.kind == kind]
+def items_of(kind: str, track: str = tracks.DEFAULT) -> list[Item]:
+    return [i for i in edition_items(track) if i.kind == kind]
 
 
-def homework_points() -> float:
+def homework_points(track: str = tracks.DEFAULT) -> float:
     """Points of the homework without the bonus parts (9 in the original)."""
-    return round(sum(p.points for p in PARTS if not p.bonus), 4)
+    return round(sum(p.points_in(track) for p in PARTS if not p.bonus), 4)
 
 
-def autograded_points() -> float:
+def autograded_points(track: str = tracks.DEFAULT) -> float:
     """Autograded points of the homework without the bonus parts."""
-    return round(sum(p.autograded_points for p in PARTS if not p.bonus), 4)
+    return round(sum(p.points_in(track, autograded_only=True) for p in PARTS if not p.bonus), 4)
 
 
-def bonus_points(autograded_only: bool = False) -> float:
+def bonus_points(autograded_only: bool = False, track: str = tracks.DEFAULT) -> float:
     """Points of the bonus parts (autograded ones only, if asked)."""
-    return round(sum(p.autograded_points if autograded_only else p.points for p in PARTS if p.bonus), 4)
+    return round(sum(p.points_in(track, autograded_only) for p in PARTS if p.bonus), 4)
 
 
-def autograded_maximum() -> float:
+def autograded_maximum(track: str = tracks.DEFAULT) -> float:
     """The most an autograded score can be: the homework's autograded points plus the autograded bonus."""
-    return round(autograded_points() + bonus_points(autograded_only=True), 4)
+    return round(autograded_points(track) + bonus_points(autograded_only=True, track=track), 4)
 
 
-def hand_graded_points() -> float:
+def hand_graded_points(track: str = tracks.DEFAULT) -> float:
     """Points a person grades, bonus included."""
-    return round(sum(i.points for i in ITEMS if not i.autograded), 4)
+    return round(sum(i.points for i in edition_items(track) if not i.autograded), 4)

@@ -3,4 +3,4 @@ from alignment_kit.cell_signature import CellSignature
 from alignment_kit.declaration import CELL, Item
 
 ITEM = Item("ppo_training", "ppo", 2.0, CELL, "PPO with policy, reference, reward and value models",
-            finds=CellSignature(calls=("PPOTrainer",), assigns=("ppo_trainer",)))
+            track="ppo", finds=CellSignature(calls=("PPOTrainer",), assigns=("ppo_trainer",)))

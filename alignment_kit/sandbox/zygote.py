@@ -28,9 +28,11 @@ import sys
 
 CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x00020000, 4096, 16384, 1 << 18
 PR_SET_CHILD_SUBREAPER = 36
-WARM_MODULES = ("torch", "torch.nn.functional", "transformers", "datasets", "trl", "trl.experimental.ppo",
+WARM_MODULES = ("torch", "torch.nn.functional", "transformers", "datasets", "trl",
                 "tqdm.auto", "matplotlib.pyplot", "huggingface_hub", "alignment_kit.sandbox.harness",
                 "alignment_kit.recorders", "alignment_kit.cell_judges", "alignment_kit.selfcheck", "alignment_kit.online")
+# Part 5's trainer: the installed TRL has one edition's (the PPO edition's TRL, or the RLOO edition's).
+EDITION_MODULES = ("trl.experimental.ppo", "trl.trainer.rloo_trainer")
 
 
 def warm_up() -> None:
@@ -40,6 +42,11 @@ def warm_up() -> None:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     for name in WARM_MODULES:
         importlib.import_module(name)
+    for name in EDITION_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification  # noqa: F401 - lazy imports
 
     from alignment_kit.probes import kit_tokenizer

@@ -13,7 +13,7 @@ from autograder.checks.function_check import FunctionCheck
 def _discover() -> dict[str, FunctionCheck | CellCheck]:
     """The CHECK of each autograded item's grader module, by item name."""
     found = {}
-    for item in items.ITEMS:
+    for item in items.ALL_ITEMS:
         if not item.autograded:
             continue
         try:
@@ -41,8 +41,13 @@ def _discover() -> dict[str, FunctionCheck | CellCheck]:
 
 _CHECKS = _discover()
 FUNCTION_CHECKS: list[FunctionCheck] = [_CHECKS[i.name] for i in items.items_of(items.FUNCTION)]
-CELL_CHECKS: list[CellCheck] = [_CHECKS[i.name] for i in items.items_of(items.CELL)]
+CELL_CHECKS: list[CellCheck] = [_CHECKS[i.name] for i in items.items_of(items.CELL)]  # the default edition's
 MANUAL_ITEMS: list[items.Item] = items.items_of(items.MANUAL)
+
+
+def cell_checks(track: str) -> list[CellCheck]:
+    """The re-run cells of the edition whose part 5 is `track`."""
+    return [_CHECKS[i.name] for i in items.items_of(items.CELL, track)]
 
 
 def function_check(name: str) -> FunctionCheck:

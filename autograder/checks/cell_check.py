@@ -33,6 +33,7 @@ class CellCheck:
     private: tuple[str, ...] = ()  # configuration keys only the judge sees (the reward cell's held-out pairs)
     verify: Callable | None = None  # (configuration, outcome, student run, reference run, replay) -> what to add to the run
     replay_source: str = ""  # grader-owned code that replays a recorded run (what `verify`'s replay runs)
+    python: Callable[[], str] | None = None  # the interpreter its workers run (default: the grader's own)
 
     def __post_init__(self):
         if self.mistakes and self.mistaken_source is None:
@@ -68,6 +69,10 @@ class CellCheck:
     def given(self, config: dict) -> dict:
         """The configuration as a worker gets it: without its private part."""
         return {key: value for key, value in config.items() if key not in self.private}
+
+    def worker_python(self) -> str:
+        """The interpreter of this cell's workers ("" for the grader's own)."""
+        return self.python() if self.python is not None else ""
 
     @property
     def item(self) -> items.Item:

@@ -54,3 +54,19 @@ def replayed(student: dict, reference: dict, outcome, replay, trainer: str) -> t
 def unverified(problem: str) -> dict:
     """What `CellCheck.verify` adds to a run it could not verify."""
     return {"verified": False, "verification_problem": problem}
+
+
+def verified_policy(student: dict, reference: dict, outcome, replay, trainer: str, untrained: str, differs) -> dict:
+    """What `CellCheck.verify` adds to a trainer cell's run (PPO's, RLOO's): verified when its policy moved and
+    equals what a replay of its start trains; else the reason (`untrained` for a policy that never moved,
+    `differs(gap)` for one the replay does not give)."""
+    from alignment_kit import cell_outcomes
+
+    if not student.get("moved"):
+        return unverified(untrained)
+    run, problem = replayed(student, reference, outcome, replay, trainer)
+    if run is None:
+        return unverified(problem)
+    if cell_outcomes.close(student["policy_logps"], run.get("policy_logps")):
+        return {"verified": True, "verification_problem": ""}
+    return unverified(differs(cell_outcomes.largest_gap(student["policy_logps"], run.get("policy_logps"))))

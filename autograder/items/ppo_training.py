@@ -15,7 +15,7 @@ from alignment_kit.i18n import say
 from alignment_kit.recorders import PPO
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.kit_rows import SECOND, kit_rows
-from autograder.checks.replays import replay_key, replayed, unverified
+from autograder.checks.replays import replay_key, unverified, verified_policy
 
 
 def ppo_setups() -> list[tuple[str, dict]]:
@@ -46,18 +46,11 @@ def verify_ppo(config: dict, outcome, student: dict, reference: dict, replay) ->
     """Whether the student's PPO run trained, and trained what a replay of its start trains."""
     if student.get("policy_logps") is None:
         return unverified(student.get("problem") or say("ppo_training.no_run", "no PPO run was recorded"))
-    if not student.get("moved"):
-        return unverified(say("ppo_training.never_trained", "the PPO policy's weights are those it started from: it "
-                              "was never trained"))
-    run, problem = replayed(student, reference, outcome, replay, "ppo_trainer")
-    if run is None:
-        return unverified(problem)
-    if cell_outcomes.close(student["policy_logps"], run.get("policy_logps")):
-        return {"verified": True, "verification_problem": ""}
-    gap = cell_outcomes.largest_gap(student["policy_logps"], run.get("policy_logps"))
-    return unverified(say("ppo_training.differs", "the policy this PPO run leaves differs from a replay of the same run "
-                          "(same models, settings, prompts and seeds): {gap} in the log-probabilities of a fixed reply; "
-                          "train it with ppo_trainer.train(), and leave its models alone", gap=gap))
+    return verified_policy(student, reference, outcome, replay, "ppo_trainer", say(
+        "ppo_training.never_trained", "the PPO policy's weights are those it started from: it was never trained"),
+        lambda gap: say("ppo_training.differs", "the policy this PPO run leaves differs from a replay of the same run "
+                        "(same models, settings, prompts and seeds): {gap} in the log-probabilities of a fixed reply; "
+                        "train it with ppo_trainer.train(), and leave its models alone", gap=gap))
 
 
 # Grader-owned code run in a worker on a recorded start (`replay`): rebuild the models the recorded run

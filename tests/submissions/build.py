@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from alignment_kit import items
+from alignment_kit import items, tracks
 from autograder import paths
 
 # Autograded totals of the example submissions (data/make_example_submissions.py): alice answers
@@ -24,20 +24,26 @@ EXAMPLE_TOTALS = {"alice": ALL_AUTOGRADED, "bob": round(ALL_AUTOGRADED - 1.05, 4
                   "erin": 0.0}
 
 
-@functools.lru_cache(maxsize=1)
-def _reference() -> nbformat.NotebookNode:
-    """The source notebook as a student who solved everything would have it: hidden tests removed."""
+@functools.lru_cache(maxsize=None)
+def _reference(track: str = tracks.DEFAULT) -> nbformat.NotebookNode:
+    """The source notebook of edition `track` as a student who solved everything would have it: hidden tests
+    removed."""
+    import json
+
+    from autograder import editions
     from autograder.reference import HIDDEN_TESTS
 
-    notebook = nbformat.read(str(paths.SOLUTION_NOTEBOOK), as_version=4)
+    source = editions.of_track(json.loads(paths.SOLUTION_NOTEBOOK.read_text(encoding="utf-8")), track)
+    notebook = nbformat.reads(json.dumps(source), as_version=4)
     for cell in notebook.cells:
         cell.source = HIDDEN_TESTS.sub("", cell.source)
     return notebook
 
 
-def solution_notebook() -> nbformat.NotebookNode:
-    """A deep copy of the reference (nbgrader source) notebook, solutions included, hidden tests removed."""
-    return copy.deepcopy(_reference())
+def solution_notebook(track: str = tracks.DEFAULT) -> nbformat.NotebookNode:
+    """A deep copy of the reference (nbgrader source) notebook of edition `track`, solutions included, hidden
+    tests removed."""
+    return copy.deepcopy(_reference(track))
 
 
 def grade_id(cell) -> str | None:
@@ -51,9 +57,9 @@ def cell_index(nb, grade_id_: str) -> int:
     raise KeyError(f"no cell with grade_id {grade_id_!r} in the notebook")
 
 
-def source(grade_id_: str) -> str:
-    """The reference source of one cell."""
-    return _reference().cells[cell_index(_reference(), grade_id_)].source
+def source(grade_id_: str, track: str = tracks.DEFAULT) -> str:
+    """The reference source of one cell (of edition `track`)."""
+    return _reference(track).cells[cell_index(_reference(track), grade_id_)].source
 
 
 def _clean(text: str) -> str:
@@ -175,9 +181,10 @@ def filled_student_notebook(student: nbformat.NotebookNode) -> nbformat.Notebook
     student who solved everything would hand it in (no solution markers, no hidden tests)."""
     from autograder.generate import answered
 
-    return answered(student, nbformat.read(str(paths.SOLUTION_NOTEBOOK), as_version=4))
+    return answered(student, nbformat.read(str(paths.SOLUTION_NOTEBOOK), as_version=4))  # answers by grade id
 
 
-def functions_only(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy without the re-run cells' code: grading it starts workers for the graded functions only."""
-    return with_cells({item.name: "pass\n" for item in items.items_of(items.CELL)}, nb)
+def functions_only(nb: nbformat.NotebookNode, track: str = tracks.DEFAULT) -> nbformat.NotebookNode:
+    """A copy without the re-run cells' code (of edition `track`): grading it starts workers for the graded
+    functions only."""
+    return with_cells({item.name: "pass\n" for item in items.items_of(items.CELL, track)}, nb)

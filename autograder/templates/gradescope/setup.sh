@@ -35,6 +35,8 @@ fi
 echo "$SOURCE" > "$SITE/alignment_kit_grader.pth"  # the grader runs from the unpacked source
 export KIT_CACHE_DIR="$ROOT/models" KIT_GRADER_CACHE="$ROOT/grader-cache" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 "$VENV/bin/python" -m autograder assets
+# The edition's reference outputs (gradescope.json names it); for the RLOO edition this also builds its
+# grading environment, $SOURCE/.venv-rloo (TRL from constraints-rloo.txt over this venv, from PyPI).
 "$VENV/bin/python" -m autograder reference
 # Where namespaces are refused, workers still run as other users: keep the answers unreadable to them.
 chmod -R go-rwx "$SOURCE/solutions" "$ROOT/grader-cache"
