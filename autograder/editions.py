@@ -89,7 +89,8 @@ def of_track(notebook: dict, track: str) -> dict:
     default_line, line = EDITION_LINE.format(track=tracks.DEFAULT), EDITION_LINE.format(track=track)
     for cell in kept["cells"]:
         if cell["cell_type"] == "code" and default_line in _source(cell):
-            cell["source"] = _source(cell).replace(default_line, line).splitlines(keepends=True)
+            text = _source(cell).replace(default_line, line)  # kept as it was: a string (nbformat) or lines (JSON)
+            cell["source"] = text if isinstance(cell["source"], str) else text.splitlines(keepends=True)
     return kept
 
 

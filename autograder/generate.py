@@ -22,27 +22,16 @@ from autograder import editions, paths, readme_points
 ASSIGNMENT = paths.ASSIGNMENT
 
 
-def source_of_track(track: str, course_root: Path) -> Path:
-    """The source notebook with only the cells of edition `track`, as nbgrader's source/ in `course_root`."""
-    source = json.loads(paths.SOLUTION_NOTEBOOK.read_text(encoding="utf-8"))
-    target = course_root / "source" / ASSIGNMENT / paths.SOLUTION_NOTEBOOK.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(editions.of_track(source, track), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return target
-
-
 def generate_into(release_root: Path, db_url: str | None = None, track: str = tracks.DEFAULT) -> Path:
-    """Run nbgrader generate_assignment with the kit's config on the source of edition `track`; returns the
-    generated notebook path.
+    """Run nbgrader generate_assignment with the kit's config, keeping edition `track` of part 5 (nbgrader_config.py's
+    `KeepEdition`); returns the generated notebook path.
 
     With `db_url`, nbgrader also records the assignment and its grade cells in that gradebook."""
     database = [f"--CourseDirectory.db_url={db_url}"] if db_url else ["--no-db"]
     with tempfile.TemporaryDirectory() as scratch:
-        course = Path(scratch) / "course"
-        source_of_track(track, course)
         command = [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", *database,
-                   f"--CourseDirectory.root={course}", "--CourseDirectory.source_directory=source",
-                   f"--CourseDirectory.release_directory={release_root}"]
+                   f"--CourseDirectory.root={paths.REPO_ROOT}", f"--CourseDirectory.release_directory={release_root}",
+                   f"--KeepEdition.track={tracks.checked(track)}"]
         env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": scratch}
         done = subprocess.run(command, cwd=paths.REPO_ROOT, capture_output=True, text=True, env=env)
         if done.returncode != 0:

@@ -170,9 +170,10 @@ def test_a_big_file_in_an_encoding_it_is_not_gives_a_reason():
 
 
 # ---------------------------------------------------------------------- graded from its code
-@pytest.mark.slow  # grades alice (its copy's code is the same: the memo grades it once)
-def test_a_big_notebook_gets_the_scores_of_its_code_and_its_hand_graded_lines_say_why_no_figure(big, grader):
-    normal, copy = grader.grade(EXAMPLES / "alice.ipynb", "alice"), grader.grade(big, "alice_big")
+@pytest.mark.slow  # grades the big copy of alice (alice herself is graded once for the session's examples)
+def test_a_big_notebook_gets_the_scores_of_its_code_and_its_hand_graded_lines_say_why_no_figure(big, grader,
+                                                                                               graded_examples):
+    normal, copy = graded_examples[4]["alice"], grader.grade(big, "alice_big")
     assert copy.error is None and copy.score == normal.score > 0
     autograded = {t.name: t.score for t in normal.tests if t.status != "manual"}
     assert {t.name: t.score for t in copy.tests if t.status != "manual"} == autograded

@@ -202,6 +202,8 @@ def test_the_bundle_alone_runs_in_a_fresh_venv_offline(language, request, tmp_pa
     (work / "run_notebook.py").write_text(RUN_NOTEBOOK)
     stopped = run(python, "run_notebook.py", "dpo_homework.ipynb", "student-run.ipynb").stdout
     assert "NOTEBOOK STOPPED" in stopped and stop in stopped, stopped
+    if not russian:  # the English answers run to the end in test_solution_notebook and `make platforms`; the
+        return       # Russian bundle, whose checks must also speak Russian, runs them here
 
     filled = notebooks.filled_student_notebook(nbformat.read(work / "dpo_homework.ipynb", as_version=4))
     nbformat.write(filled, work / "filled.ipynb")

@@ -23,8 +23,9 @@ CHECK = checks.cell_check("rloo_training")
 FULL = round(sum(points for _, points in rloo_judge.LINES), 4)
 LINE_POINTS = dict(rloo_judge.LINES)
 VARIANTS = {  # accepted ways of writing the cell: full marks
-    "another learning rate": ("RLOO_LEARNING_RATE = settings.rloo_learning_rate", "RLOO_LEARNING_RATE = 3e-5"),
-    "another batch size": ("RLOO_BATCH_SIZE = settings.rloo_batch_size", "RLOO_BATCH_SIZE = 8"),
+    "another learning rate and batch size": (
+        "RLOO_LEARNING_RATE = settings.rloo_learning_rate\nRLOO_BATCH_SIZE = settings.rloo_batch_size",
+        "RLOO_LEARNING_RATE = 3e-5\nRLOO_BATCH_SIZE = 8"),
     "a deep copy for the reference": ("rloo_trainer.train()",
                                       "rloo_trainer.ref_model = copy.deepcopy(rloo_trainer.model)\nrloo_trainer.train()"),
     "the trainer's arguments in another order": ("    model=rloo_policy,\n    reward_funcs=reward_model,\n",
@@ -106,7 +107,7 @@ def test_rloo_and_ppo_editions_share_every_other_item_cell():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("language", ["ru"])  # the editions combine: --track rloo --lang ru
 def test_rloo_release_holds_only_its_part_5(tmp_path, language):
     from autograder.release import ReleaseConfig, build as release
 
@@ -223,3 +224,16 @@ def test_rloo_scores_go_into_an_nbgrader_course_gradebook(tmp_path, kit_assets):
             pytest.approx(FULL)
         cells = {c.name for c in gradebook.find_notebook(paths.ASSIGNMENT, paths.ASSIGNMENT).grade_cells}
         assert "rloo_baseline_answer" in cells and "test_ppo_training" not in cells
+
+
+@pytest.mark.slow
+def test_rloo_feedback_speaks_russian_for_the_russian_edition(grader, tmp_path):
+    import re
+
+    from alignment_kit import i18n
+
+    old, new, costs = MISTAKES["no_kl"]
+    with i18n.speaking("ru"):
+        lines = _rloo_lines(grader, _rloo_notebook(tmp_path, (old, new)))
+    wrong = [line for line in lines.values() if line.score < line.max_score]
+    assert len(wrong) == 1 and re.search("[А-Яа-я]", wrong[0].output) and "beta" in wrong[0].output, wrong
