@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from alignment_kit import i18n, loop_judge, rloo_judge
 from alignment_kit.compare import ok
 from alignment_kit.i18n import say
-from alignment_kit.scoring import ScoredLine, line, shown
+from alignment_kit.scoring import ScoredLine, line, shown, withheld
 
 REWARD_MIN_ACCURACY = 0.6  # "above chance" with margin; the reference run reaches far more
 RAN_TO_THE_END = "cell ran to the end"
@@ -166,4 +166,4 @@ def judge_ppo(runs: list[PpoRun]) -> list[ScoredLine]:
     ]
     items = [line(shown(name), points, passed, ok() if passed else message)
              for (name, points), (passed, message) in zip(PPO_ITEMS, checks)]
-    return rloo_judge.withheld(items, unverified)
+    return withheld(items, unverified)

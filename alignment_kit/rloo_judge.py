@@ -8,12 +8,12 @@ what it says is what was trained; the public check builds it from the notebook's
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from alignment_kit import i18n
 from alignment_kit.compare import ok
 from alignment_kit.i18n import say
-from alignment_kit.scoring import ScoredLine, line, shown
+from alignment_kit.scoring import ScoredLine, line, shown, withheld
 
 TRAINED, REWARD, BASELINE, REFERENCE, KL, SETTINGS = (
     "RLOOTrainer built and trained", "the trained reward model as the reward",
@@ -21,6 +21,7 @@ TRAINED, REWARD, BASELINE, REFERENCE, KL, SETTINGS = (
     "a KL penalty (beta > 0)", "trains with the given settings")
 LINES = ((TRAINED, 0.4), (REWARD, 0.4), (BASELINE, 0.3), (REFERENCE, 0.3), (KL, 0.2), (SETTINGS, 0.2))
 LINE_NAMES = [name for name, _ in LINES]
+ARGUMENTS = ("num_generations", "beta", "max_steps", "max_completion_length")  # the RLOOConfig fields judged
 
 
 def start_of_record(call: dict) -> dict:
@@ -33,7 +34,7 @@ def start_of_record(call: dict) -> dict:
     return {"reward": "given" if given else ("missing" if reward.get("missing") else "other"),
             "ref": "policy" if "policy=ref" in same else ("none" if ref.get("missing") else "separate"),
             "ref_at_start": ref.get("base") == "checkpoint" and not ref.get("changed"),
-            **{key: arguments.get(key) for key in ("num_generations", "beta", "max_steps", "max_completion_length")},
+            **{key: arguments.get(key) for key in ARGUMENTS},
             "prompt_rows": len(call.get("rows") or [])}
 
 
@@ -46,8 +47,7 @@ def start_of_trainer(trainer, reward_model, given_generations=None) -> dict:
     return {"reward": "given" if rewards[0] is reward_model and reward_model is not None else "other",
             "ref": "policy" if ref is not None and ref is policy else ("none" if ref is None else "separate"),
             "ref_at_start": True,
-            **{key: getattr(arguments, key, None) for key in ("num_generations", "beta", "max_steps",
-                                                              "max_completion_length")},
+            **{key: getattr(arguments, key, None) for key in ARGUMENTS},
             "given_generations": given_generations, "prompt_rows": len(dataset) if dataset is not None else None}
 
 
@@ -126,7 +126,7 @@ def judge_rloo(runs: list[RlooRun]) -> list[ScoredLine]:
     if any(run.start is None for run in runs):  # no run recorded: nothing to read the aspects off
         unrecorded = next(run for run in runs if run.start is None)
         return withheld([line(shown(name), points, False, "") for name, points in LINES],
-                        RlooRun(unrecorded.label, {}, None, {}, {}, False, unrecorded.problem or no_run()))
+                        replace(unrecorded, problem=unrecorded.problem or no_run()))
     settings_problems = []
     for run in runs:
         settings_problems = _prefixed(run, _settings_problems(run.start, run.settings, run.reference)) \
@@ -137,24 +137,11 @@ def judge_rloo(runs: list[RlooRun]) -> list[ScoredLine]:
     reward_problem = "" if start["reward"] == "given" else say(
         "rloo.reward", "reward_funcs must be the reward model trained above (`reward_model`); this run was scored by "
         "another model")
-    checks = [("", ok()), (reward_problem, ""), (_baseline_problem(start, settings), ""),
-              (_reference_problem(start), ""), (_kl_problem(start, settings), ""), ("; ".join(settings_problems), "")]
-    lines = [line(shown(name), points, not problem, problem or ok())
-             for (name, points), (problem, _) in zip(LINES, checks)]
+    problems = ["", reward_problem, _baseline_problem(start, settings), _reference_problem(start),
+                _kl_problem(start, settings), "; ".join(settings_problems)]  # one per line of LINES
+    lines = [line(shown(name), points, not problem, problem or ok()) for (name, points), problem in zip(LINES, problems)]
     return withheld(lines, next((run for run in runs if not run.verified), None))
 
 
 def no_run() -> str:
     return say("rloo.no_run", "no RLOO run was recorded")
-
-
-def withheld(lines: list[ScoredLine], unverified) -> list[ScoredLine]:
-    """`lines` as judged, or, for a run the grader could not verify (`unverified`: its label and problem), every
-    line uncredited with the reason on the first (the PPO and RLOO cells' rule)."""
-    if unverified is None:
-        return lines
-    reason = (f"{i18n.label(unverified.label)}: " if unverified.label else "") + unverified.problem
-    head, *rest = lines
-    return [line(head.name, head.max_score, False, say("judge.ppo_not_credited", "not credited: {reason}", reason=reason))] + \
-        [line(i.name, i.max_score, False, (i.output + "; " if not i.passed and i.output else "")
-              + say("judge.see_first_line", "not credited (see the first line)")) for i in rest]

@@ -42,3 +42,16 @@ def line(name: str, points: float, passed: bool, output: str) -> ScoredLine:
 def shown(name: str) -> str:
     """A line's name (declared in English where the line is made) in the current language."""
     return i18n.declared("line", name)
+
+
+def withheld(lines: list[ScoredLine], unverified) -> list[ScoredLine]:
+    """`lines` as judged, or, for a run the grader could not verify (`unverified`: anything with its `label` and
+    `problem`), every line uncredited with the reason on the first (the trainer cells' rule: PPO's, RLOO's)."""
+    if unverified is None:
+        return lines
+    reason = (f"{i18n.label(unverified.label)}: " if unverified.label else "") + unverified.problem
+    head, *rest = lines
+    return [line(head.name, head.max_score, False, i18n.say("judge.ppo_not_credited", "not credited: {reason}",
+                                                            reason=reason))] + \
+        [line(i.name, i.max_score, False, (i.output + "; " if not i.passed and i.output else "")
+              + i18n.say("judge.see_first_line", "not credited (see the first line)")) for i in rest]

@@ -92,12 +92,15 @@ def has_ppo() -> bool:
 
 
 def has_rloo() -> bool:
-    """Whether the installed TRL has `trl.RLOOTrainer` taking a reward model in `reward_funcs` (1.16 or newer)."""
+    """Whether the installed TRL is one the RLOO edition's extra admits (`trl.RLOOTrainer` taking a reward model in
+    `reward_funcs`: 1.16 or newer)."""
+    from packaging.requirements import Requirement
     from packaging.version import InvalidVersion, Version
 
     version = installed("trl")
     try:
-        return version is not None and Version(Version(version).base_version) >= Version(PROVEN_TRL["rloo"][0])
+        return version is not None and Requirement(requirement("trl", "rloo")).specifier.contains(
+            Version(version).base_version)
     except InvalidVersion:
         return False
 

@@ -12,6 +12,7 @@ README's points table. A test compares them with the nbgrader metadata of the so
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ MODULES = _discover()
 ALL_ITEMS: tuple[Item, ...] = tuple(module.ITEM for module in MODULES.values())  # every edition's
 
 
+@functools.lru_cache(maxsize=None)
 def edition_items(track: str) -> tuple[Item, ...]:
     """The items of the edition whose part 5 is `track`."""
     tracks.checked(track)
