@@ -102,13 +102,14 @@ def sequence_logps(model, sequences: list[tuple[list[int], list[int]]]) -> list[
     return sums.tolist()
 
 
-def untrained_logps(sequences: list[tuple[list[int], list[int]]], seed: int | None = None) -> list[float]:
-    """`sequence_logps` of the untrained tiny policy (or of the tiny model built with `seed`): the same for
-    every run of a configuration, so computed once."""
-    key = (seed, tuple((tuple(ids), tuple(mask)) for ids, mask in sequences))
+def untrained_logps(sequences: list[tuple[list[int], list[int]]], seed: int | None = None,
+                    vocab: int | None = None) -> list[float]:
+    """`sequence_logps` of the untrained tiny policy (or of the tiny model built with `seed`, over `vocab`
+    tokens): the same for every run of a configuration, so computed once."""
+    key = (seed, vocab, tuple((tuple(ids), tuple(mask)) for ids, mask in sequences))
     with _BUILDING:
         if key not in _UNTRAINED:
-            _UNTRAINED[key] = sequence_logps(copy.deepcopy(_pristine("policy", seed)), sequences)
+            _UNTRAINED[key] = sequence_logps(copy.deepcopy(_pristine("policy", seed, vocab)), sequences)
         return _UNTRAINED[key]
 
 
@@ -127,9 +128,10 @@ _BUILDING = threading.RLock()
 _UNTRAINED: dict[tuple, list[float]] = {}
 
 
-@functools.lru_cache(maxsize=4)
-def _pristine(kind: str, seed: int | None = None):
-    """The untrained tiny model of `kind` (built with `seed`, default the kit's), built once: building seeds
+@functools.lru_cache(maxsize=8)
+def _pristine(kind: str, seed: int | None = None, vocab: int | None = None):
+    """The untrained tiny model of `kind` (built with `seed`, default the kit's; over `vocab` tokens, default the
+    kit tokenizer's), built once: building seeds
     torch's global generator, which the grader's threads share, so each evaluation takes a copy of this one
     instead of building its own."""
     from alignment_kit.probes import kit_tokenizer
@@ -138,14 +140,14 @@ def _pristine(kind: str, seed: int | None = None):
     seed = TINY_SEED if seed is None else seed
     with _BUILDING:
         if kind == "policy":
-            return make_tiny_causal_lm(kit_tokenizer(), seed=seed)
+            return make_tiny_causal_lm(kit_tokenizer(), seed=seed, vocab_size=vocab)
         model = make_tiny_reward_model(kit_tokenizer(), seed=seed)
         model.config.pad_token_id = kit_tokenizer().pad_token_id
         return model
 
 
-def _tiny_policy(seed: int | None = None):
-    return copy.deepcopy(_pristine("policy", seed))
+def _tiny_policy(seed: int | None = None, vocab: int | None = None):
+    return copy.deepcopy(_pristine("policy", seed, vocab))
 
 
 def _same_weights(a: dict, b: dict) -> bool:
@@ -155,34 +157,34 @@ def _same_weights(a: dict, b: dict) -> bool:
         and torch.equal(a[name], b[name]) for name in a)
 
 
-def _logratios(model, tensors, sequences, seed: int | None = None) -> list[float]:
-    """Log-ratios against the untrained model (of `seed`) of `model` loaded with `tensors`."""
+def _logratios(model, tensors, sequences, seed: int | None = None, vocab: int | None = None) -> list[float]:
+    """Log-ratios against the untrained model (of `seed`, over `vocab`) of `model` loaded with `tensors`."""
     _load(model, tensors)
-    return [a - b for a, b in zip(sequence_logps(model, sequences), untrained_logps(sequences, seed))]
+    return [a - b for a, b in zip(sequence_logps(model, sequences), untrained_logps(sequences, seed, vocab))]
 
 
-def policy_chain(outcome: dict, sequences) -> tuple[list[list[float]], list[dict]]:
+def policy_chain(outcome: dict, sequences, vocab: int | None = None) -> tuple[list[list[float]], list[dict]]:
     """The policy's log-ratios after each change of its weights, the trained policy last, and the weights at
     each change. The changes are found here, by comparing the handed-over weights with each other and with
     the untrained policy (a worker that hands over the same weights twice does not make a step of it)."""
     states = outcome.get("policy_states")
     states = [*states, outcome.get("policy")] if isinstance(states, list) else [outcome.get("policy")]
-    model, last, chain, changes = _tiny_policy(), dict(_pristine("policy").named_parameters()), [], []
+    model, last, chain, changes = _tiny_policy(vocab=vocab), dict(_pristine("policy", None, vocab).named_parameters()), [], []
     for tensors in states:
         if _same_weights(tensors, last):
             continue
-        chain.append(_logratios(model, tensors, sequences))
+        chain.append(_logratios(model, tensors, sequences, vocab=vocab))
         changes.append(tensors)
         last = tensors
     return chain or [[0.0] * len(sequences)], changes
 
 
-def adamw_first_step(after: dict, learning_rate: float, weight_decay: float) -> bool:
+def adamw_first_step(after: dict, learning_rate: float, weight_decay: float, vocab: int | None = None) -> bool:
     """Whether the first change of the policy is a first step of the loop's AdamW, on some gradient: AdamW's
     first step moves every weight by lr * g / (|g| + eps) after the decay, so nearly every weight of a layer
     that got a gradient moves by the learning rate, and none by more. Values logged without training, or
     weights changed by hand, are not this (the embedding, whose unused rows get no gradient, is left out)."""
-    start = dict(_pristine("policy").named_parameters())
+    start = dict(_pristine("policy", None, vocab).named_parameters())
     moved, total = 0, 0
     for name, weight in after.items():
         if "embed" in name:
@@ -200,21 +202,21 @@ def evaluate_loop(config: dict, outcome: Any) -> dict:
     and at the end, and the number of changes; the reference model's log-ratios against its start."""
     outcome = outcome if isinstance(outcome, dict) else {}
     evaluated = {name: floats(outcome.get(name)) for name in ("losses", "accs", "margins")}
-    sequences = loop_sequences(config)
+    sequences, vocab = loop_sequences(config), config.get("vocab_size")
     try:
-        evaluated["policy_states"], changes = policy_chain(outcome, sequences)
+        evaluated["policy_states"], changes = policy_chain(outcome, sequences, vocab)
         evaluated.update(policy_logratios=evaluated["policy_states"][-1], policy_problem="", moves=len(changes),
                          first_move_adamw=bool(changes) and adamw_first_step(changes[0], config["learning_rate"],
-                                                                             LOOP_WEIGHT_DECAY))
+                                                                             LOOP_WEIGHT_DECAY, vocab))
     except OutcomeError as problem:
         evaluated.update(policy_states=None, moves=None, policy_logratios=None, policy_problem=str(problem),
                          first_move_adamw=False)
     seed = config.get("reference_seed")
     try:
-        reference, start = outcome.get("reference"), dict(_pristine("policy", seed).named_parameters())
+        reference, start = outcome.get("reference"), dict(_pristine("policy", seed, vocab).named_parameters())
         frozen = isinstance(reference, dict) and _same_weights(reference, start)
         evaluated["reference_logratios"] = ([0.0] * len(sequences) if frozen else
-                                            _logratios(_tiny_policy(seed), reference, sequences, seed))
+                                            _logratios(_tiny_policy(seed, vocab), reference, sequences, seed, vocab))
         evaluated["reference_problem"] = ""
     except OutcomeError as problem:
         evaluated["reference_logratios"], evaluated["reference_problem"] = None, str(problem)

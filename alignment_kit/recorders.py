@@ -91,7 +91,8 @@ def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
     sequences, which mask, which model is the reference. With `optimizer_holds_reference`, the optimizer
     also holds the reference model's parameters: a frozen reference gets no gradient, so AdamW leaves it
     alone, while a reference run with gradients is then updated. The policy's weights are kept each time
-    they changed since its last forward pass (at most one more time than there are steps)."""
+    they changed since its last forward pass (at most one more time than there are steps). With `vocab_size`,
+    the models know only that many token ids (the rows' ids were renumbered to fit, see `LoopSetup`)."""
     import torch.nn.functional as F
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
@@ -99,9 +100,9 @@ def prepare_loop(config: dict, scratch: Path) -> tuple[dict, dict]:
     from alignment_kit.probes import kit_tokenizer
     from alignment_kit.tiny import TINY_SEED, make_tiny_causal_lm
 
-    tokenizer, device = kit_tokenizer(), config.get("device", "cpu")
-    policy = make_tiny_causal_lm(tokenizer).to(device)
-    ref = make_tiny_causal_lm(tokenizer, seed=config.get("reference_seed", TINY_SEED)).to(device)
+    tokenizer, device, vocab = kit_tokenizer(), config.get("device", "cpu"), config.get("vocab_size")
+    policy = make_tiny_causal_lm(tokenizer, vocab_size=vocab).to(device)
+    ref = make_tiny_causal_lm(tokenizer, seed=config.get("reference_seed", TINY_SEED), vocab_size=vocab).to(device)
     state = {"policy_rows": [], "ref_rows": [], "ref_grad_calls": 0, "masked_labels": [], "optimizer_steps": 0,
              "autocast_entries": 0, "scaled_losses": 0, "ref_start": weights(ref), "ref": ref, "policy": policy,
              "policy_states": [], "last_state": weights(policy), "states_kept": config["steps"] + 1,

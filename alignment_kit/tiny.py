@@ -8,11 +8,12 @@ TINY_SPEC = "layers=2,hidden=64,heads=4,kv=2,ffn=128,seed=0,pad=unset"
 TINY_SEED = 0
 
 
-def tiny_config(tokenizer):
+def tiny_config(tokenizer, vocab_size: int | None = None):
+    """The tiny Llama's configuration, over the tokenizer's vocabulary or the first `vocab_size` ids."""
     from transformers import LlamaConfig
 
     return LlamaConfig(
-        vocab_size=len(tokenizer),
+        vocab_size=vocab_size or len(tokenizer),
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
@@ -28,12 +29,12 @@ def tiny_config(tokenizer):
     )
 
 
-def make_tiny_causal_lm(tokenizer, seed: int = TINY_SEED):
+def make_tiny_causal_lm(tokenizer, seed: int = TINY_SEED, vocab_size: int | None = None):
     import torch
     from transformers import LlamaForCausalLM
 
     torch.manual_seed(seed)
-    return LlamaForCausalLM(tiny_config(tokenizer)).eval()
+    return LlamaForCausalLM(tiny_config(tokenizer, vocab_size)).eval()
 
 
 def make_tiny_reward_model(tokenizer, seed: int = TINY_SEED):

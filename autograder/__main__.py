@@ -170,6 +170,9 @@ def cli(argv: list[str] | None = None) -> int:
         return platforms.main(platforms.PlatformsConfig(out_dir=args.out_dir, only=args.only, python313=args.python313,
                                                             track=args.track))
     if args.verb == "grade":
+        from autograder import worker
+
+        worker.zygote()  # its imports (a few seconds) overlap with this process's: `grade` imports torch next
         from autograder import grade
         from autograder.config import GradeConfig, Limits
 

@@ -27,7 +27,7 @@ class GradeConfig:
     paths: list[str] = field(default_factory=list, metadata={
         "help": ".ipynb files, folders, or an nbgrader course folder with submitted/<student>/<assignment>/"})
     out_dir: str = field(default="grading-out", metadata={"help": "folder for results, feedback and the gradebook"})
-    jobs: int = field(default=2, metadata={"help": "submissions graded in parallel"})
+    jobs: int = field(default=2, metadata={"help": "grading workers at a time (one core each)"})
     limits: Limits = field(default_factory=Limits)
     gradebook_db: str | None = field(default=None, metadata={
         "help": "nbgrader gradebook URL (default: the course's gradebook.db, else OUT/gradebook.db)"})

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -17,7 +16,7 @@ from pathlib import Path
 from alignment_kit import i18n
 from autograder import gradebook, nbgrader_course, report
 from autograder.config import GradeConfig
-from autograder.grade_notebook import Grader, content_hash, grader_fault, zero_everything
+from autograder.grade_notebook import Grader, content_hash, grader_fault, start_workers, zero_everything
 from autograder.results import GradeRecord, write_json_atomic
 from autograder.shards import ShardError, parse_shard, shard_of
 
@@ -93,11 +92,15 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[GradeRecord]:
     if not submissions:
         print("no notebooks found" if not everyone else f"no notebooks in shard {config.shard}", file=sys.stderr)
         return []
+    import torch
+
     from autograder.worker import sandbox
 
+    start_workers(config.track)
     print(sandbox().describe(config.limits), flush=True)
-    # The cores --jobs leaves over grade the stages of one notebook side by side (functions and each cell).
-    grader = Grader(config.limits, parallel=max(1, (os.cpu_count() or 1) // max(1, config.jobs)), track=config.track)
+    torch.set_num_threads(1)  # the cores are the workers': this process only judges what they hand over
+    # --jobs workers at a time: stages of one notebook or of several (functions and each re-run cell).
+    grader = Grader(config.limits, parallel=max(1, config.jobs), track=config.track)
     version = grader.version
     results: list[GradeRecord] = []
     todo = []

@@ -135,6 +135,15 @@ def _key(*parts: str) -> str:
     return digest.hexdigest()
 
 
+def start_workers(track: str = "") -> None:
+    """Start the workers' template processes for the edition `track` now: each imports torch and TRL for a few
+    seconds, which then overlap with this process's own start (the reference, the tokenizer)."""
+    from autograder import worker
+
+    for python in dict.fromkeys(check.worker_python() for check in checks.cell_checks(track or tracks.DEFAULT)):
+        worker.zygote(python)
+
+
 class Grader:
     def __init__(self, limits: Limits | None = None, parallel: int = 1, track: str = ""):
         self.limits = limits or Limits()
@@ -144,7 +153,8 @@ class Grader:
         kit_tokenizer()  # imports transformers' tokenizers once, before the stages' threads import them at once
         self.version = grader_version()
         self.reference = ReferenceCache(self.limits, self.version)
-        self.parallel = max(1, parallel)  # stages of one notebook graded at once (each in its own worker)
+        self.parallel = max(1, parallel)  # stages graded at once, over every notebook this grader grades
+        self._slots = threading.BoundedSemaphore(self.parallel)  # ... each stage running its workers one at a time
         self.memo = Memo()
 
     def prepare_reference(self) -> float:
@@ -282,11 +292,13 @@ class Grader:
                         score=round(i.score, 4)) for i in cell_items], curves
 
     def _run_stages(self, stages: list[tuple[str, Callable]]) -> list[tuple[str, tuple]]:
-        """Run the stages (at most `parallel` at once), each timed on its own; results in the stages' order."""
+        """Run the stages (at most `parallel` at once, counting the other notebooks' stages), each timed on its own;
+        results in the stages' order."""
         def timed(work):
-            started = time.time()
-            lines, curves = work()
-            return lines, curves, round(time.time() - started, 3)
+            with self._slots:
+                started = time.time()
+                lines, curves = work()
+                return lines, curves, round(time.time() - started, 3)
 
         if self.parallel == 1:
             return [(name, timed(work)) for name, work in stages]

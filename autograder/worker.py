@@ -38,7 +38,7 @@ from pathlib import Path
 
 from alignment_kit import paths as runtime_paths
 from alignment_kit.i18n import say
-from alignment_kit.sandbox import guard, wire
+from alignment_kit.sandbox import guard
 from autograder.config import Limits
 
 WORKER_UIDS = (100_000, 60_000)  # unprivileged uids handed out to workers: base .. base + span
@@ -401,6 +401,8 @@ def run_job(job: dict, limits: Limits, python: str = "") -> WorkerResult:
         error = _payload_error(returncode if returncode is not None else -9, data, limits)
     parsed = None
     if error is None:
+        from alignment_kit.sandbox import wire  # imports torch: not needed to start the template process
+
         try:
             parsed = wire.load(data)
         except wire.WireError:
@@ -411,6 +413,8 @@ def run_job(job: dict, limits: Limits, python: str = "") -> WorkerResult:
 
 
 def _send_job(fd: int, job: dict) -> None:
+    from alignment_kit.sandbox import wire
+
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(wire.dump(job, probes=True))

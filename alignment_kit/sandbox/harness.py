@@ -64,15 +64,38 @@ def guarded(action, seconds: float):
     return value, None
 
 
+_COMPILED: dict[tuple[str, str], list] = {}  # (source, file name) -> its statements, compiled once per worker
+
+
+def _compiled(node: ast.stmt, filename: str):
+    """One statement's code, or the SyntaxError text of a statement that parses but does not compile
+    (`return` outside a function, say): that statement alone fails, as its cell would."""
+    try:
+        return compile(ast.Module([node], type_ignores=[]), filename, "exec")
+    except SyntaxError as error:
+        return f"SyntaxError: {error}"
+
+
+def statements(source: str, filename: str) -> list:
+    """`source`'s top-level statements, each compiled on its own, once per worker (every graded function and
+    every re-run defines the same notebook code in a fresh namespace). Raises SyntaxError."""
+    key = (source, filename)
+    if key not in _COMPILED:
+        _COMPILED[key] = [_compiled(node, filename) for node in ast.parse(source).body]
+    return _COMPILED[key]
+
+
 def define(source: str, namespace: dict, filename: str, seconds: float) -> list[str]:
     """Execute `source` one top-level statement at a time, as a notebook runs cell by cell; returns the errors."""
     try:
-        tree = ast.parse(source)
-    except SyntaxError as error:
+        compiled = statements(source, filename)
+    except (SyntaxError, ValueError) as error:  # ValueError: a NUL byte (Python 3.11)
         return [f"SyntaxError: {error}"]
     errors = []
-    for node in tree.body:
-        code = compile(ast.Module([node], type_ignores=[]), filename, "exec")
+    for code in compiled:
+        if isinstance(code, str):
+            errors.append(code)
+            continue
         _, error = guarded(lambda: exec(code, namespace), seconds)  # noqa: S102 - this is the sandboxed worker
         if error:
             errors.append(error)
