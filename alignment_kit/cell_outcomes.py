@@ -169,7 +169,8 @@ def policy_chain(outcome: dict, sequences, vocab: int | None = None) -> tuple[li
     the untrained policy (a worker that hands over the same weights twice does not make a step of it)."""
     states = outcome.get("policy_states")
     states = [*states, outcome.get("policy")] if isinstance(states, list) else [outcome.get("policy")]
-    model, last, chain, changes = _tiny_policy(vocab=vocab), dict(_pristine("policy", None, vocab).named_parameters()), [], []
+    model, chain, changes = _tiny_policy(vocab=vocab), [], []
+    last = dict(_pristine("policy", None, vocab).named_parameters())
     for tensors in states:
         if _same_weights(tensors, last):
             continue

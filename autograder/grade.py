@@ -92,13 +92,10 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[GradeRecord]:
     if not submissions:
         print("no notebooks found" if not everyone else f"no notebooks in shard {config.shard}", file=sys.stderr)
         return []
-    import torch
-
     from autograder.worker import sandbox
 
     start_workers(config.track)
     print(sandbox().describe(config.limits), flush=True)
-    torch.set_num_threads(1)  # the cores are the workers': this process only judges what they hand over
     # --jobs workers at a time: stages of one notebook or of several (functions and each re-run cell).
     grader = Grader(config.limits, parallel=max(1, config.jobs), track=config.track)
     version = grader.version
@@ -184,6 +181,9 @@ def main(config: GradeConfig) -> int:
               f"{database}`", flush=True)
         database = None
     config = dataclasses.replace(config, out_dir=str(out_dir), gradebook_db=database)
+    import torch
+
+    torch.set_num_threads(1)  # the cores are the workers': this process only judges what they hand over
     try:
         results = grade_all(config.paths, config)
     except (FileNotFoundError, ShardError) as error:

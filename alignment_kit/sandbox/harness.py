@@ -78,7 +78,7 @@ def _compiled(node: ast.stmt, filename: str):
 
 def statements(source: str, filename: str) -> list:
     """`source`'s top-level statements, each compiled on its own, once per worker (every graded function and
-    every re-run defines the same notebook code in a fresh namespace). Raises SyntaxError."""
+    every re-run defines the same notebook code in a fresh namespace). Raises what `ast.parse` raises."""
     key = (source, filename)
     if key not in _COMPILED:
         _COMPILED[key] = [_compiled(node, filename) for node in ast.parse(source).body]

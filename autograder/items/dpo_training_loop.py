@@ -2,10 +2,11 @@
 
 The cell is re-run with tiny seeded models and the reference helpers under two hidden
 configurations that differ in every input the cell is given (BETA, NUM_DPO_STEPS, MAX_SEQ_LEN, the
-batch size and the rows), so a loop that ignores any of them shows up, and is named. The rows' token ids are
-renumbered into a small vocabulary (`compact_vocabulary`), which makes a re-run about 10x cheaper (3.6 s to 0.34 s for a worker here). The rows are
-cut so that chosen and rejected completions end at different places, some inside the window and
-some beyond it, so every mask and truncation mistake changes what is recorded. The reference model
+batch size and the rows), so a loop that ignores any of them shows up, and is named. The rows'
+token ids are renumbered into a small vocabulary (`compact_vocabulary`), which makes a re-run about
+10x cheaper (3.6 s to 0.34 s for a worker here). The rows are cut so that chosen and rejected
+completions end at different places, some inside the window and some beyond it, so every mask and
+truncation mistake changes what is recorded. The reference model
 starts from other weights than the policy, so the first step's loss depends on the sequences, the
 mask and the reference. In the second configuration the optimizer also holds the reference model's
 parameters: a reference run with gradients then trains, which changes its weights. Each line of the
@@ -72,8 +73,8 @@ class LoopSetup:
             rows.append({"prompt_input_ids": row["prompt_input_ids"], "chosen_input_ids": row["chosen_input_ids"][:chosen],
                          "rejected_input_ids": row["rejected_input_ids"][:rejected]})
         rows, vocab_size = compact_vocabulary(rows, keep=max(tokenizer.all_special_ids) + 1)
-        return {"rows": rows, "pad_token_id": tokenizer.pad_token_id, "vocab_size": vocab_size, "batch_size": self.batch_size,
-                "steps": self.steps, "beta": self.beta, "max_seq_len": self.max_seq_len,
+        return {"rows": rows, "pad_token_id": tokenizer.pad_token_id, "vocab_size": vocab_size,
+                "batch_size": self.batch_size, "steps": self.steps, "beta": self.beta, "max_seq_len": self.max_seq_len,
                 "learning_rate": self.learning_rate, "reference_seed": self.reference_seed, "device": self.device,
                 "optimizer_holds_reference": self.optimizer_holds_reference}
 
@@ -82,7 +83,7 @@ def compact_vocabulary(rows: list[dict], keep: int) -> tuple[list[dict], int]:
     """The rows with their token ids renumbered densely, and the size of the vocabulary that holds them. Ids
     below `keep` (the special tokens: padding, end of turn) stay as they are, so the tokenizer's still name
     them; the others are numbered in order from `keep`. A few hundred ids instead of 49152 make the tiny
-    models' output layer, the log-softmax over it and the weights handed over ~100x smaller, which is most of a
+    models' output layer, the log-softmax over it and the weights handed over some 250x smaller (192 ids), which is most of a
     re-run's cost, and nothing a loop does depends on which ids its words have."""
     seen = sorted({i for row in rows for ids in row.values() for i in ids if i >= keep})
     number = {old: keep + rank for rank, old in enumerate(seen)}
