@@ -51,7 +51,27 @@ def warm_up() -> None:
 
     from alignment_kit.probes import kit_tokenizer
 
-    kit_tokenizer()
+    _load_a_model_once(kit_tokenizer())
+
+
+def _load_a_model_once(tokenizer) -> None:
+    """Save and load a micro model of each kind the cells load, so what transformers builds at a process's first
+    `from_pretrained` (its checkpoint conversion tables, the patterns they compile, the Llama modules) is built
+    here once instead of in every worker. The random state is left as it was."""
+    import tempfile
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from alignment_kit.tiny import make_tiny_causal_lm
+
+    try:
+        with tempfile.TemporaryDirectory() as folder, torch.random.fork_rng():
+            make_tiny_causal_lm(tokenizer, vocab_size=16).save_pretrained(folder)
+            AutoModelForCausalLM.from_pretrained(folder)
+            AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1)
+    except OSError:  # no writable temporary folder: the workers build it themselves, which costs only time
+        pass
 
 
 def freeze_heap() -> None:

@@ -24,8 +24,8 @@ def reward_setups() -> list[tuple[str, dict]]:
 
     convert = reference_function("to_implicit_prompt_preferences")
     held_out = [convert(r) for r in kit_rows("test", 0, 64)]
-    return [("", {"settings": {"reward_steps": 40, "max_seq_len": 128}, "held_out": held_out,
-                  "train": [convert(r) for r in kit_rows("train", 0, 256)]}),
+    return [("", {"settings": {"reward_steps": 12, "max_seq_len": 128}, "held_out": held_out,
+                  "train": [convert(r) for r in kit_rows("train", 0, 96)]}),
             (SECOND, {"settings": {"reward_steps": 3, "max_seq_len": 96}, "held_out": held_out[:8],
                       "train": [convert(r) for r in kit_rows("train", 300, 48)]})]
 
