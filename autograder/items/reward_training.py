@@ -20,12 +20,14 @@ from autograder.checks.replays import replay_key, replayed, unverified
 
 
 def reward_setups() -> list[tuple[str, dict]]:
+    from alignment_kit.settings import SMOKE
     from autograder.reference import reference_function
 
     convert = reference_function("to_implicit_prompt_preferences")
     held_out = [convert(r) for r in kit_rows("test", 0, 64)]
-    return [("", {"settings": {"reward_steps": 12, "max_seq_len": 128}, "held_out": held_out,
-                  "train": [convert(r) for r in kit_rows("train", 0, 96)]}),
+    steps = 12  # one epoch of the rows below at the default batch size: the reference ranks every held-out pair
+    return [("", {"settings": {"reward_steps": steps, "max_seq_len": 128}, "held_out": held_out,
+                  "train": [convert(r) for r in kit_rows("train", 0, steps * SMOKE["reward_batch_size"])]}),
             (SECOND, {"settings": {"reward_steps": 3, "max_seq_len": 96}, "held_out": held_out[:8],
                       "train": [convert(r) for r in kit_rows("train", 300, 48)]})]
 
