@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import types
 
-from alignment_kit import items, outputs
+from alignment_kit import call_watch, items, outputs
 from alignment_kit.cell_checks import (check_dpo_training_loop, check_ppo_training, check_reward_training,  # noqa: F401
                                       check_rloo_training)
 from alignment_kit.compare import SelfCheckFailed, Verdict, checks_failed, checks_passed, judge, said_once
-from alignment_kit.expectations import expected_public
+from alignment_kit.expectations import expected_public, hand_over
+from alignment_kit.handover import handed_over
 from alignment_kit.i18n import say
 
 
@@ -52,9 +53,20 @@ def report(name: str, verdicts: list[Verdict]) -> None:
     print(f"✓ {name}: {checks_passed(len(verdicts))}")
 
 
+def warn_hand_overs(name: str, called: list[str]) -> None:
+    """Say which library functions the item bans `fn` called on the public probes (the grader flags them too)."""
+    policy = hand_over(name)
+    for entry in dict.fromkeys(filter(None, map(policy.banned_as, called))):
+        print("⚠ " + say("selfcheck.hand_over", "{name}: {problem}; the grader flags this, and a course may take "
+                         "the item's points for it", name=name, problem=handed_over(entry)))
+
+
 def _function_checker(name: str):
     def check(fn) -> None:
-        report(name, function_verdicts(name, fn))
+        watched = call_watch.targets(hand_over(name).watched())
+        verdicts, called = call_watch.calls_made(lambda: function_verdicts(name, fn), watched)
+        warn_hand_overs(name, called)
+        report(name, verdicts)
     check.__name__ = check.__qualname__ = f"check_{name}"
     check.__doc__ = f"Check `{name}` on the public probes; raises with the mistake named when one fails."
     return check

@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _option(grade, "--lang", GradeConfig, "language", choices=i18n.LANGUAGES)
     _option(grade, "--track", GradeConfig, "track", choices=list(tracks.TRACKS))
     _option(grade, "--shard", GradeConfig, "shard")
+    _option(grade, "--hand-over-costs-points", GradeConfig, "hand_over_costs_points", action="store_true")
     merge = verbs.add_parser("merge", help="join the --out folders of `grade --shard K/N` runs into one gradebook")
     merge.add_argument("folders", nargs="+", metavar="OUT_DIR", help="the shards' --out folders")
     merge.add_argument("--out", required=True, help="folder for the joined records, gradebook.csv and class report")
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _option(gradescope, "--model-wheel", GradescopeConfig, "model_wheel")
     _option(gradescope, "--lang", GradescopeConfig, "language", choices=i18n.LANGUAGES)
     _option(gradescope, "--track", GradescopeConfig, "track", choices=list(tracks.TRACKS))
+    _option(gradescope, "--hand-over-costs-points", GradescopeConfig, "hand_over_costs_points", action="store_true")
     run = verbs.add_parser("gradescope-run", help="(inside Gradescope) grade /autograder/submission")
     run.add_argument("--root", default=os.environ.get("KIT_GRADESCOPE_ROOT", "/autograder"),
                      help="the autograder layout's root (default: $KIT_GRADESCOPE_ROOT or /autograder)")
@@ -169,7 +171,7 @@ def cli(argv: list[str] | None = None) -> int:
         from autograder import platforms
 
         return platforms.main(platforms.PlatformsConfig(out_dir=args.out_dir, only=args.only, python313=args.python313,
-                                                            track=args.track))
+                                                            track=args.track, hand_over_costs_points=args.hand_over_costs_points))
     if args.verb == "grade":
         from autograder import grade
         from autograder.config import GradeConfig, Limits
@@ -177,7 +179,8 @@ def cli(argv: list[str] | None = None) -> int:
         limits = Limits(timeout_s=args.timeout_s, memory_mb=args.memory_mb, scratch_mb=args.scratch_mb)
         return grade.main(GradeConfig(paths=args.paths, out_dir=args.out_dir, jobs=args.jobs, limits=limits,
                                       gradebook_db=args.gradebook_db, gradebook=args.gradebook, language=args.language,
-                                      track=args.track, shard=args.shard))
+                                      track=args.track, shard=args.shard,
+                                      hand_over_costs_points=args.hand_over_costs_points))
     if args.verb == "merge":
         from autograder import merge
 
@@ -203,7 +206,7 @@ def cli(argv: list[str] | None = None) -> int:
             config = gradescope.GradescopeConfig(out=args.out, visibility=args.visibility, part_visibility=dict(pairs),
                                                  deadline_s=args.deadline_s, memory_mb=args.memory_mb,
                                                  model_wheel=args.model_wheel, language=args.language,
-                                                 track=args.track)
+                                                 track=args.track, hand_over_costs_points=args.hand_over_costs_points)
         except (ValueError, KeyError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

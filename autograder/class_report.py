@@ -5,8 +5,11 @@ Reads `GRADES/<student>/record.json` (what `grade` wrote) and writes, in DIR (de
   rate, the named mistakes of each item ranked by how many students made them (with who), the
   notebooks that could not be graded and why, grader faults, seconds per stage, and the pairs of
   students whose graded code is most alike, with side-by-side diffs;
-* `items.csv` (one row per item), `mistakes.csv` (one row per named mistake) and `similarity.csv`
-  (`student_a,student_b,item,score`, highest first; item `all` is the whole notebook);
+* `items.csv` (one row per item), `mistakes.csv` (one row per named mistake), `similarity.csv`
+  (`student_a,student_b,item,score`, highest first; item `all` is the whole notebook) and
+  `hand_overs.csv` (`student,item,function,found_by,evidence`: each graded function that hands its work
+  to a library function its item bans, found in the `code`, in a `call` while graded, or as a `copy` of
+  the library's own implementation, `library_code`);
 * `totals.png` and `parts.png`.
 The similarity flags read the submitted notebooks the records name; a flag is a reason to look.
 """
@@ -24,9 +27,15 @@ from pathlib import Path
 
 from alignment_kit import i18n, items, pages, tracks
 from alignment_kit.pages import badge, esc
-from autograder import checks, paths, similarity
+from autograder import checks, hand_overs, library_code, paths, similarity
 from autograder.results import GradeRecord, points_available
 
+HAND_OVER_NOTE = ("Graded functions that use a library function their item's policy bans (the `hand_over` of "
+                  "autograder/items/<item>.py): read in the code, recorded in a call while graded, or a copy of the "
+                  "library's own implementation (similarity of at least "
+                  f"{library_code.COPY_SCORE:g}). A flag costs points only with `grade --hand-over-costs-points`.")
+FOUND_BY = {hand_overs.IN_THE_CODE: "in the code", hand_overs.CALLED: "called while graded",
+            hand_overs.COPIED: "copy of the library's code"}
 SHOWN_PAIRS = 10  # pairs listed in the class page (similarity.csv has every pair that shares anything)
 DIFFED_PAIRS = 5  # of those, pairs shown side by side
 FLAG_NOTE = ("A high similarity is a reason to look at two notebooks side by side, not a verdict: students may have "
@@ -43,6 +52,7 @@ class ClassReport:
     pairs: list[similarity.PairScore] = field(default_factory=list)
     units: dict[str, dict[str, str]] = field(default_factory=dict)  # student -> item -> code
     unread: list[str] = field(default_factory=list)  # students whose notebook could not be read for similarity
+    library_pairs: list[similarity.PairScore] = field(default_factory=list)  # a student's item against the library's
 
     @property
     def graded(self) -> list[GradeRecord]:
@@ -85,6 +95,20 @@ class ClassReport:
                                   "students": students})
             rows += sorted(found, key=lambda row: (-row["count"], row["mistake"]))
         return rows
+
+    @functools.cached_property
+    def hand_over_rows(self) -> list[dict]:
+        """Each flag of the records, then each copy of the library's code, by student and item."""
+        rows = [dict(flag, student=r.student) for r in self.graded for flag in r.hand_overs]
+        rows += [{"student": p.student_b, "item": p.item, "function": p.student_a, "found_by": hand_overs.COPIED,
+                  "evidence": f"similarity {p.score:.2f} with {p.student_a}'s own code", "score": p.score}
+                 for p in self.library_copies]
+        return sorted(rows, key=lambda r: (r["student"], r["item"], r["found_by"]))
+
+    @property
+    def library_copies(self) -> list[similarity.PairScore]:
+        """Library pairs (library first) whose score makes the student's item a copy."""
+        return [p for p in self.library_pairs if p.score >= library_code.COPY_SCORE]
 
     @functools.cached_property
     def stage_rows(self) -> list[dict]:
@@ -130,8 +154,19 @@ def build(folder: Path, log=print) -> ClassReport:
             report.units[record.student] = similarity.graded_units(parsed)
         if number % 50 == 0:
             log(f"  read {number}/{len(report.graded)} notebooks ({time.time() - started:.0f}s)")
-    report.pairs = similarity.pair_scores(similarity.class_fingerprints(report.units, given))
+    libraries = library_code.units()  # compared as students, listed apart
+    everyone = similarity.pair_scores(similarity.class_fingerprints({**report.units, **libraries}, given))
+    report.units.update(libraries)
+    report.pairs = [p for p in everyone if not {p.student_a, p.student_b} & set(libraries)]
+    report.library_pairs = [_library_first(p, libraries) for p in everyone if p.item != similarity.ALL
+                            and len({p.student_a, p.student_b} & set(libraries)) == 1]
     return report
+
+
+def _library_first(pair: similarity.PairScore, libraries) -> similarity.PairScore:
+    if pair.student_a in libraries:
+        return pair
+    return similarity.PairScore(pair.student_b, pair.student_a, pair.item, pair.score)
 
 
 # ---------------------------------------------------------------- plots
@@ -216,6 +251,7 @@ def html_page(report: ClassReport, out: Path, images: list[str]) -> str:
     body.append(pages.table(["stage", "notebooks", "mean", "median", "max", "total"], [
         [esc(s["stage"]), str(s["notebooks"]), f"{s['mean_s']:.2f}", f"{s['median_s']:.2f}", f"{s['max_s']:.2f}",
          f"{s['total_s']:.1f}"] for s in report.stage_rows], numeric={1, 2, 3, 4, 5}))
+    body += _hand_over_section(report, link)
     body += ["<h2>Similar code</h2>", f'<p class="note">{esc(FLAG_NOTE)}</p>']
     if report.unread:
         body.append(f"<p>Not compared (the notebook named in the record could not be read): "
@@ -228,12 +264,29 @@ def html_page(report: ClassReport, out: Path, images: list[str]) -> str:
     for pair in top[:DIFFED_PAIRS]:
         best = _pair_items(report, pair)[:1]
         for item in best:
-            a, b = (report.units[s].get(item.item, "").splitlines() for s in (pair.student_a, pair.student_b))
-            table = difflib.HtmlDiff(wrapcolumn=60).make_table(a, b, pair.student_a, pair.student_b, context=True,
-                                                               numlines=2)
             body.append(f"<h3>{esc(pair.student_a)} and {esc(pair.student_b)}: {esc(item.item)} "
-                        f"({item.score:.2f})</h3>{table}")
+                        f"({item.score:.2f})</h3>" + _side_by_side(report, pair.student_a, pair.student_b, item.item))
     return pages.page("The class", "".join(body))
+
+
+def _side_by_side(report: ClassReport, first: str, second: str, item: str) -> str:
+    a, b = (report.units[s].get(item, "").splitlines() for s in (first, second))
+    return difflib.HtmlDiff(wrapcolumn=60).make_table(a, b, first, second, context=True, numlines=2)
+
+
+def _hand_over_section(report: ClassReport, link) -> list[str]:
+    """Each graded function handed over to a library (its flag and evidence), and each copy of library code,
+    side by side with it."""
+    body = ["<h2>Work handed to a library</h2>", f'<p class="note">{esc(HAND_OVER_NOTE)}</p>']
+    rows = report.hand_over_rows
+    body.append(pages.table(["student", "item", "library function", "found", "evidence"], [
+        [link(r["student"]), esc(r["item"]), f"<code>{esc(r['function'])}</code>", esc(FOUND_BY.get(r["found_by"], r["found_by"])),
+         f'<div class="msg">{esc(r["evidence"])}</div>'] for r in rows], columns=["check", "", "", "", ""])
+        if rows else "<p>None: no graded function uses a library function its item bans.</p>")
+    for pair in report.library_copies:
+        body.append(f"<h3>{esc(pair.student_b)} and {esc(pair.student_a)}: {esc(pair.item)} ({pair.score:.2f})</h3>"
+                    + _side_by_side(report, pair.student_b, pair.student_a, pair.item))
+    return body
 
 
 def markdown(report: ClassReport, images: list[str]) -> str:
@@ -252,6 +305,10 @@ def markdown(report: ClassReport, images: list[str]) -> str:
     lines += [f"- {r.student}: {r.error}" for r in report.faults] or ["None."]
     lines += ["", "## Seconds per stage", "", "| stage | mean | median | max |", "|---|---|---|---|"]
     lines += [f"| {s['stage']} | {s['mean_s']:.2f} | {s['median_s']:.2f} | {s['max_s']:.2f} |" for s in report.stage_rows]
+    lines += ["", "## Work handed to a library", "", HAND_OVER_NOTE, "", "| student | item | library function | found | "
+              "evidence |", "|---|---|---|---|---|"]
+    lines += [f"| {r['student']} | {r['item']} | `{r['function']}` | {FOUND_BY.get(r['found_by'], r['found_by'])} | "
+              f"{r['evidence'].replace('|', '/')} |" for r in report.hand_over_rows]
     lines += ["", "## Similar code", "", FLAG_NOTE, "", "| students | whole notebook |", "|---|---|"]
     lines += [f"| {p.student_a} and {p.student_b} | {p.score:.2f} |" for p in _top_pairs(report)]
     return "\n".join(lines) + "\n"
@@ -275,7 +332,9 @@ def write(report: ClassReport, out: Path) -> list[Path]:
                [dict(m, students=" ".join(m["students"])) for m in report.mistake_rows])
     _write_csv(out / "similarity.csv", ["student_a", "student_b", "item", "score"],
                [vars(p) for p in report.pairs])
-    return [out / name for name in ("class.html", "class.md", "items.csv", "mistakes.csv", "similarity.csv", *images)]
+    _write_csv(out / "hand_overs.csv", ["student", "item", "function", "found_by", "evidence"], report.hand_over_rows)
+    return [out / name for name in ("class.html", "class.md", "items.csv", "mistakes.csv", "similarity.csv",
+                                    "hand_overs.csv", *images)]
 
 
 def main(grades: str, out: str | None = None) -> int:

@@ -42,3 +42,6 @@ class GradeConfig:
     language: str = field(default="", metadata={
         "help": "the language of the feedback, en or ru (default: the language each notebook's metadata records, "
                 "else en)"})
+    hand_over_costs_points: bool = field(default=False, metadata={
+        "help": "a graded function that hands its work to a library function its item bans (the `hand_over` policy "
+                "in autograder/items/<item>.py) gets no points for the item; by default it is only flagged"})

@@ -97,7 +97,8 @@ def grade_all(inputs: list[str], config: GradeConfig) -> list[GradeRecord]:
     start_workers(config.track)
     print(sandbox().describe(config.limits), flush=True)
     # --jobs workers at a time: stages of one notebook or of several (functions and each re-run cell).
-    grader = Grader(config.limits, parallel=max(1, config.jobs), track=config.track)
+    grader = Grader(config.limits, parallel=max(1, config.jobs), track=config.track,
+                    hand_over_costs_points=config.hand_over_costs_points)
     version = grader.version
     results: list[GradeRecord] = []
     todo = []

@@ -23,7 +23,7 @@ from alignment_kit import cell_judges, i18n, items, outputs, scoring, tracks
 from alignment_kit.compare import checks_passed
 from alignment_kit.i18n import say
 from alignment_kit.scoring import ScoredLine
-from autograder import cell_finder, checks, paths
+from autograder import cell_finder, checks, hand_overs, paths
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.function_check import FunctionCheck
 from autograder.config import Limits
@@ -88,7 +88,8 @@ def functions_job(definitions: str, names: list[str]) -> dict:
             "function": check.item.callable_name,
             # Only the inputs: a worker is told neither the probes' labels nor which of them are bad input.
             "probes": [{"args": p.args, "kwargs": p.kwargs} for p in check.probes(hidden=True)],
-            "helpers": reference_source(check.substitutes) if check.substitutes else ""}
+            "helpers": reference_source(check.substitutes) if check.substitutes else "",
+            "watch": check.hand_over.watched()}  # the calls its policy bans, recorded as data
     return {"kind": "functions", "student_code": definitions, "functions": functions, "language": i18n.current()}
 
 
@@ -145,8 +146,10 @@ def start_workers(track: str = "") -> None:
 
 
 class Grader:
-    def __init__(self, limits: Limits | None = None, parallel: int = 1, track: str = ""):
+    def __init__(self, limits: Limits | None = None, parallel: int = 1, track: str = "",
+                 hand_over_costs_points: bool = False):
         self.limits = limits or Limits()
+        self.hand_over_costs_points = hand_over_costs_points  # GradeConfig's: a hand-over takes the item's points
         self.track = tracks.checked(track) if track else ""  # "": each notebook's own edition
         from alignment_kit.probes import kit_tokenizer
 
@@ -170,12 +173,23 @@ class Grader:
     # ------------------------------------------------------------------ functions
     def grade_functions(self, parsed: ParsedNotebook, names: list[str] | None = None) -> list[ScoredLine]:
         """Score the graded functions (all, or just `names`) of a parsed notebook."""
+        return self.graded_functions(parsed, names)[0]
+
+    def graded_functions(self, parsed: ParsedNotebook, names: list[str] | None = None
+                         ) -> tuple[list[ScoredLine], list[hand_overs.Flag]]:
+        """The graded functions' lines, and the hand-overs found in them (`hand_overs`)."""
         names = names or [c.name for c in checks.FUNCTION_CHECKS]
         definitions, runs = parsed.definitions(), {}
         for group in worker_groups(names):
             runs.update(self.memo.get(_key("functions", i18n.current(), definitions, *group),
                                       lambda group=group: self._function_runs(definitions, group)))
-        return [_as_found(parsed, self._grade_function(checks.function_check(n), runs.get(n, {}))) for n in names]
+        tree, lines, found = hand_overs.notebook_tree(parsed), [], []
+        for name in names:
+            check = checks.function_check(name)
+            flags = hand_overs.flags(check, tree, runs.get(name, {}))
+            lines.append(_as_found(parsed, self._grade_function(check, runs.get(name, {}), flags)))
+            found += flags
+        return lines, found
 
     def _function_runs(self, definitions: str, names: list[str]) -> dict[str, dict]:
         """Run the graded functions in one worker; if that worker dies, retry each in its own."""
@@ -193,11 +207,14 @@ class Grader:
             runs[name] = found[name] if found else {"missing": f"`{name}`: {single.error or malformed()}"}
         return runs
 
-    def _grade_function(self, check: FunctionCheck, outcome: dict) -> ScoredLine:
+    def _grade_function(self, check: FunctionCheck, outcome: dict, flags: list[hand_overs.Flag] = ()) -> ScoredLine:
         secret = reference_source(check.substitutes) if check.substitutes else ""
         item = check.item
 
         def line(points: float, output: str) -> ScoredLine:
+            if flags:
+                output = "\n".join([output, *hand_overs.notes(flags)])
+                points = 0.0 if self.hand_over_costs_points else points
             return ScoredLine(item.name, item.name, item.part, points, item.points, output,
                               "passed" if points == item.points else "failed")
 
@@ -342,7 +359,12 @@ class Grader:
             result.execution_time = time.time() - started
             return result
         function_stage = f"functions ({len(worker_groups([c.name for c in checks.FUNCTION_CHECKS]))} workers)"
-        stages = [(function_stage, lambda: (self.grade_functions(parsed), {}))]
+        def functions() -> tuple[list[ScoredLine], dict]:
+            lines, flags = self.graded_functions(parsed)
+            result.hand_overs = [flag.as_data() for flag in flags]
+            return lines, {}
+
+        stages = [(function_stage, functions)]
         stages += [(check.grade_id, lambda check=check: self._cell_lines(parsed, check)) for check in checks.cell_checks(track)]
         for name, (lines, curves, seconds) in self._run_stages(stages):
             result.tests += lines

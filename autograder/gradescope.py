@@ -18,13 +18,13 @@ import json
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from alignment_kit import i18n, items, tracks
 from alignment_kit.i18n import say
 from autograder import paths
-from autograder.config import Limits
+from autograder.config import GradeConfig, Limits
 
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 MAX_TEST_NAME = 100  # longer names are cut short in Gradescope's results view
@@ -50,6 +50,8 @@ class GradescopeConfig:
     track: str = field(default=tracks.DEFAULT, metadata={
         "help": "the edition of part 5 the course released, ppo or rloo (the rloo edition's grading environment, "
                 "TRL 1.16 over the grader's, is built by setup.sh)"})
+    hand_over_costs_points: bool = field(default=GradeConfig.hand_over_costs_points, metadata={
+        "help": next(f for f in fields(GradeConfig) if f.name == "hand_over_costs_points").metadata["help"]})
 
     def __post_init__(self):
         tracks.checked(self.track)
@@ -167,7 +169,8 @@ def run(root: Path) -> int:
             result = GradeRecord(student, "", "", zero_everything(problem), error=problem, language=course_language)
     if notebook is not None:
         try:
-            result = Grader(limits, track=config.track).grade(notebook, student, config.language or None)
+            result = Grader(limits, track=config.track, hand_over_costs_points=config.hand_over_costs_points).grade(
+                notebook, student, config.language or None)
         except Exception as error:  # noqa: BLE001 - a grader fault still gets a results.json, flagged
             reason = grader_fault(student, error)
             result = GradeRecord(student, str(notebook), "", zero_everything(reason), error=reason, grader_fault=True)

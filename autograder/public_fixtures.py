@@ -16,6 +16,7 @@ import json
 import math
 
 from alignment_kit import i18n, items, loop_judge
+from alignment_kit.expectations import HAND_OVERS
 from alignment_kit.loop_judge import variation_key
 from alignment_kit.paths import FIXTURES
 from alignment_kit.recorders import LOOP
@@ -37,7 +38,8 @@ def loop_expectations() -> dict:
 
 
 def compute() -> dict:
-    fixtures = {LOOP: loop_expectations()}
+    fixtures = {LOOP: loop_expectations(),
+                HAND_OVERS: {c.name: c.hand_over.as_data() for c in checks.FUNCTION_CHECKS if c.hand_over.banned}}
     for check in checks.FUNCTION_CHECKS:
         reference = reference_for_check(check)
         fixtures[check.name] = [
@@ -55,6 +57,8 @@ def tolerance_of(name: str) -> tuple[float, float]:
     """(atol, rtol) the check of `name` compares numbers with."""
     if name == LOOP:
         return loop_judge.LOSS_ATOL, loop_judge.LOSS_RTOL
+    if name == HAND_OVERS:
+        return 0.0, 0.0  # names, compared exactly
     spec = items.output(name).tolerance
     return spec.atol, spec.rtol
 

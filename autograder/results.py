@@ -16,7 +16,8 @@ from alignment_kit import i18n, items, tracks
 from alignment_kit.i18n import say
 from alignment_kit.scoring import ScoredLine
 
-RECORD_VERSION = 4  # 2: per-stage seconds (`stages`); 3: the feedback's `language`; 4: the edition's `track`
+RECORD_VERSION = 5  # 2: per-stage seconds (`stages`); 3: the feedback's `language`; 4: the edition's `track`;
+# 5: the graded functions' `hand_overs`
 
 
 @dataclass
@@ -35,6 +36,7 @@ class GradeRecord:
     stages: dict[str, float] = field(default_factory=dict)  # where the time went: stage -> seconds
     language: str = i18n.SOURCE  # the language its lines and feedback are written in
     track: str = tracks.DEFAULT  # the edition of part 5 it was graded as (`alignment_kit/tracks.py`)
+    hand_overs: list[dict] = field(default_factory=list)  # `autograder.hand_overs.Flag`s, as data
 
     # ------------------------------------------------------------------ scores
     @property
@@ -70,8 +72,8 @@ class GradeRecord:
 
     @classmethod
     def from_record(cls, data: dict) -> "GradeRecord":
-        if data.get("record_version") == 3:  # written before the editions of part 5: the PPO edition
-            data = dict(data, track=tracks.DEFAULT)
+        if data.get("record_version") in (3, 4):  # written before hand-overs were looked for: none were found
+            data = dict(data, hand_overs=[], **({"track": tracks.DEFAULT} if data["record_version"] == 3 else {}))
         elif data.get("record_version") != RECORD_VERSION:
             raise ValueError(f"unknown record version {data.get('record_version')!r}")
         values = {f.name: data[f.name] for f in fields(cls)}

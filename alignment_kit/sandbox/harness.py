@@ -25,7 +25,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from alignment_kit import i18n, items, observe, recorders
+from alignment_kit import call_watch, i18n, items, observe, recorders
 from alignment_kit.i18n import say
 from alignment_kit.sandbox import guard, syscalls, wire
 
@@ -120,6 +120,7 @@ def run_function(job: dict, name: str, snapshot: Builtins) -> dict:
     """{"observations": [one per probe]} of the student's function, or {"missing": why there are none}."""
     limits = job["limits"]
     guard.current_item[0] = name
+    watched = call_watch.targets(job["functions"][name].get("watch", []))  # before student code can replace them
     namespace: dict = {"__name__": "__student__"}
     errors = define(job["student_code"], namespace, "<student notebook>", limits["function_timeout_s"])
     helpers = job["functions"][name].get("helpers", "") + items.output(name).stubs
@@ -134,12 +135,14 @@ def run_function(job: dict, name: str, snapshot: Builtins) -> dict:
             if errors else ""
         return {"missing": reason + failed}
     spec, probes = items.output(name), job["functions"][name]["probes"]
-    observations, error = guarded(lambda: [observe.call(fn, p["args"], p["kwargs"], spec.observe, spec.gradient)
-                                           for p in probes], limits["function_timeout_s"])
+    watched_run, error = guarded(lambda: call_watch.calls_made(
+        lambda: [observe.call(fn, p["args"], p["kwargs"], spec.observe, spec.gradient) for p in probes], watched),
+        limits["function_timeout_s"])
     snapshot.restore()
     if error:
         return {"missing": f"`{name}` {error}"}
-    return {"observations": observations}
+    observations, calls = watched_run
+    return {"observations": observations, "calls": calls}
 
 
 # ---------------------------------------------------------------------------------- cells

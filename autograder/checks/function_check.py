@@ -6,6 +6,7 @@ from typing import Callable
 
 from alignment_kit import items, outputs
 from alignment_kit.compare import Verdict, fraction_passed, judge
+from alignment_kit.handover import HandOver
 from alignment_kit.probes import Probe
 from autograder.checks.mistake import Mistake
 
@@ -23,6 +24,7 @@ class FunctionCheck:
     mistakes: list[Mistake] = field(default_factory=list)
     substitutes: tuple[str, ...] = ()  # reference functions placed beside the student's
     all_or_nothing: bool = False  # no credit for some probes (when some pass even if the task is not attempted)
+    hand_over: HandOver = field(default_factory=HandOver)  # library functions that would do its work for it
 
     def __post_init__(self):
         self.mistakes = [m.keyed(self.name) for m in self.mistakes]

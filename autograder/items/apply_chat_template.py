@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from alignment_kit.probes import THINKING_TEMPLATE, Probe, kit_tokenizer, render, tokenizer_with_template
+from alignment_kit.handover import HandOver
 from autograder.checks.mistake import Mistake
 from autograder.checks.function_check import FunctionCheck
 from autograder.checks.hidden_rows import HIDDEN_ROWS
@@ -29,8 +30,15 @@ def _naive_slicing(example, tokenizer):
     return {"prompt": prompt, **{s: render(example, tokenizer, s)[len(prompt):] for s in ("chosen", "rejected")}}
 
 
+# TRL renders and splits preference rows itself; the tokenizer's own chat template is the tool asked for.
+HAND_OVER = HandOver(banned=("trl.data_utils.apply_chat_template", "trl.data_utils.maybe_apply_chat_template",
+                             "trl.data_utils.extract_prompt", "trl.data_utils.maybe_extract_prompt"),
+                     allowed=("transformers.PreTrainedTokenizerBase.apply_chat_template",),
+                     twin="trl.data_utils.apply_chat_template")
+
 CHECK = FunctionCheck(
     name="apply_chat_template", hidden_probes=chat_template_probes,
+    hand_over=HAND_OVER,
     mistakes=[
         Mistake("the prompt lacks the generation prompt: pass add_generation_prompt=True", _no_generation_prompt),
         Mistake("the prompt prefix is not removed from the completions", _prefix_kept),

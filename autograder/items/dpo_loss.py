@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from alignment_kit.probes import Probe, loss_probe
+from alignment_kit.handover import HandOver
 from autograder.checks.mistake import Mistake
 from autograder.checks.function_check import FunctionCheck
 from autograder.checks.gradients import cuts_gradient
@@ -69,8 +70,12 @@ def _ties_count(c, r, rc, rr, beta=0.1):
     return _triple(-F.logsigmoid(w - l), w, l, ties=True)
 
 
+# The DPO trainer computes this loss in its own methods; log-sigmoid and the like are tools.
+HAND_OVER = HandOver(banned=("trl.DPOTrainer.*",), allowed=("torch.nn.functional.logsigmoid",))
+
 CHECK = FunctionCheck(
     name="dpo_loss", hidden_probes=loss_probes,
+    hand_over=HAND_OVER,
     mistakes=[
         Mistake("sign flip: the loss is -logsigmoid(chosen_reward - rejected_reward), not of the reverse", _sign_flip),
         # Swapping chosen/rejected and swapping policy/reference give the same numbers.

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from alignment_kit.probes import Probe, log_prob_probe
+from alignment_kit.handover import HandOver
 from autograder.checks.mistake import Mistake
 from autograder.checks.function_check import FunctionCheck
 from autograder.checks.gradients import cuts_gradient
@@ -60,8 +61,15 @@ def _wrong_dim(logits, labels, mask):
     return (_token_logps(logits[:, :-1], labels[:, 1:], dim=1) * mask[:, 1:].float()).sum(-1)
 
 
+# TRL's `selective_log_softmax` is the gather of log-probabilities this item builds from its tools.
+HAND_OVER = HandOver(banned=("trl.trainer.utils.selective_log_softmax", "trl.DPOTrainer.*"),
+                     allowed=("torch.nn.functional.log_softmax", "torch.log_softmax", "torch.gather",
+                              "torch.nn.functional.cross_entropy"),
+                     twin="trl.trainer.utils.selective_log_softmax")
+
 CHECK = FunctionCheck(
     name="get_log_prob", hidden_probes=log_prob_probes,
+    hand_over=HAND_OVER,
     mistakes=[
         Mistake("no one-token shift: the logits at position t predict the token at t+1, so drop the last logit and the first label", _no_shift),
         Mistake("the one-token shift goes the wrong way: use logits[:, :-1] with labels[:, 1:], not logits[:, 1:] with labels[:, :-1]", _reverse_shift),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from alignment_kit.probes import Probe, ints
+from alignment_kit.handover import HandOver
 from autograder.checks.mistake import Mistake
 from autograder.checks.function_check import FunctionCheck
 
@@ -34,8 +35,14 @@ def _pad_variant(side_override, value_override):
     return variant
 
 
+# TRL's own `pad` has this signature; a nested tensor pads itself. Stacking and padding tools stay allowed.
+HAND_OVER = HandOver(banned=("trl.trainer.utils.pad", "torch.nested.to_padded_tensor"),
+                     allowed=("torch.nn.utils.rnn.pad_sequence", "torch.nn.functional.pad"),
+                     twin="trl.trainer.utils.pad")
+
 CHECK = FunctionCheck(
     name="pad", hidden_probes=pad_probes,
+    hand_over=HAND_OVER,
     mistakes=[
         Mistake("ignores padding_side: it always pads on the right", _pad_variant("right", None)),
         Mistake("ignores padding_side: it always pads on the left", _pad_variant("left", None)),

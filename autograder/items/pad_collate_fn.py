@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from alignment_kit.probes import Probe
+from alignment_kit.handover import HandOver
 from autograder.checks.mistake import Mistake
 from autograder.checks.function_check import FunctionCheck
 
@@ -40,8 +41,15 @@ def _collate_variant(prompt_side, completion_side, masks):
     return variant
 
 
+# TRL's preference collator and transformers' collators pad whole batches; the given `pad` is the tool.
+HAND_OVER = HandOver(banned=("trl.trainer.dpo_trainer.DataCollatorForPreference.*",
+                             "transformers.DataCollatorWithPadding.*", "transformers.DataCollatorForSeq2Seq.*"),
+                     allowed=("torch.nn.utils.rnn.pad_sequence",),
+                     twin="trl.trainer.dpo_trainer.DataCollatorForPreference.torch_call")
+
 CHECK = FunctionCheck(
     name="pad_collate_fn", hidden_probes=collate_probes,
+    hand_over=HAND_OVER,
     mistakes=[
         Mistake("the prompt is padded on the right: pad it on the left so it ends where the completion starts",
                 _collate_variant("right", "right", "lengths")),

@@ -5,6 +5,7 @@ Hidden probes and the mistakes it names (each one wrong choice of truncation or 
 from __future__ import annotations
 
 from alignment_kit.probes import Probe, kit_tokenizer, rendered_row
+from alignment_kit.handover import HandOver
 from autograder.checks.mistake import Mistake
 from autograder.checks.function_check import FunctionCheck
 from autograder.checks.hidden_rows import HIDDEN_ROWS
@@ -44,8 +45,12 @@ def _tokenize_mistake(**wrong):
     return _tokenize_variant(**{**choices, **wrong})
 
 
+# The DPO trainer tokenizes rows in its own dataset preparation; the tokenizer itself is the tool.
+HAND_OVER = HandOver(banned=("trl.DPOTrainer.*", "trl.DPOConfig.*"))
+
 CHECK = FunctionCheck(
     name="tokenize_row", hidden_probes=tokenize_probes,
+    hand_over=HAND_OVER,
     mistakes=[
         Mistake("the prompt is truncated from the wrong side: keep its last max_prompt_length tokens",
                 _tokenize_mistake(prompt_side="right")),

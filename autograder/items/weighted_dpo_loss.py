@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from alignment_kit.probes import Probe, weighted_loss_probe
 from autograder.checks.mistake import Mistake
 from autograder.checks.function_check import FunctionCheck
+from autograder.items.dpo_loss import HAND_OVER  # the same function as dpo_loss, under the same policy
 from autograder.checks.gradients import cuts_gradient
 
 
@@ -42,6 +43,7 @@ def _weighted_mistake(kind: str):
 
 CHECK = FunctionCheck(
     name="weighted_dpo_loss", hidden_probes=weighted_probes, all_or_nothing=True,
+    hand_over=HAND_OVER,
     mistakes=[
         Mistake("the weighted loss is not normalised by the sum of the weights: use (weights * losses).sum() / "
                 "weights.sum()", _weighted_mistake("mean")),

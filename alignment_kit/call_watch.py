@@ -1,0 +1,60 @@
+"""Which of a list of library functions some code calls while it runs, recorded as names.
+
+A worker watches the functions an item's policy bans while the item's probes run, and the notebook's
+self-check does the same on the public probes. Python functions are recognised by their code object,
+built-in ones by identity, through `sys.setprofile`. What is recorded is data for the grader, which
+keeps only names it asked about: code that turns the watch off hides a call, and gains nothing by it.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+
+def targets(watched: list[list[str]]) -> dict:
+    """code object or built-in function -> "module.qualname", for each [module, qualname] that resolves here
+    (a class stands for its `__init__`: calling the class runs it)."""
+    import inspect
+
+    found = {}
+    for module_name, qualname in watched:
+        try:
+            target = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                target = getattr(target, part) if inspect.ismodule(target) else inspect.getattr_static(target, part)
+        except Exception:  # noqa: BLE001 - not in this environment's version of the library
+            continue
+        target = getattr(target, "__func__", target)  # a staticmethod or classmethod
+        if inspect.isclass(target):
+            target = vars(target).get("__init__")
+        code = getattr(target, "__code__", None)
+        if code is not None or inspect.isbuiltin(target):
+            found[code if code is not None else target] = f"{module_name}.{qualname}"
+    return found
+
+
+def calls_made(action, watched: dict) -> tuple[object, list[str]]:
+    """Run `action()` and return (its value, the watched names it called, in first-call order). Exceptions
+    from `action` propagate; the watch is removed either way."""
+    seen: dict[str, None] = {}
+    if not watched:
+        return action(), []
+    keys = {id(k): name for k, name in watched.items()}  # `watched` keeps the objects, so the ids stay theirs
+
+    def profile(frame, event, arg):
+        if event == "call":
+            name = keys.get(id(frame.f_code))
+        elif event == "c_call":
+            name = keys.get(id(arg))
+        else:
+            return
+        if name is not None:
+            seen.setdefault(name, None)
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        value = action()
+    finally:
+        sys.setprofile(previous)
+    return value, list(seen)
