@@ -10,7 +10,7 @@ export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TRL_EXPERIMENTAL_SILENCE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv assets test test-fast demo platforms clean-cache
+.PHONY: venv assets test test-fast demo homework platforms clean-cache
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ test-fast: venv
 
 demo: assets
 	$(PY) -m autograder demo
+
+# After changing the homework: everything derived from it, in order (notebooks and README points, then the
+# self-checks' expectations, then the example submissions, which start from the notebooks).
+homework: assets
+	$(PY) -m autograder generate
+	$(PY) -m autograder fixtures
+	$(PY) data/make_example_submissions.py
 
 # The student bundle on Python 3.13 with Colab's packages, and with the newest releases (needs PyPI; not in CI).
 platforms: assets

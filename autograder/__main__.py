@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     fixtures = verbs.add_parser("fixtures", help="write the public self-check expectations from the solution")
     fixtures.add_argument("--check", action="store_true", help="only report whether they are up to date")
     verbs.add_parser("generate", help="regenerate the student notebook with nbgrader generate_assignment")
+    answered = verbs.add_parser("answered", help="write the student notebook with the reference answers filled in "
+                                "(a gradable copy of the solution)")
+    answered.add_argument("--out", required=True, help="the .ipynb to write")
+    answered.add_argument("--lang", dest="language", default=i18n.SOURCE, choices=i18n.LANGUAGES,
+                          help=f"the edition's language (default: {i18n.SOURCE})")
+    answered.add_argument("--track", default=tracks.DEFAULT, choices=list(tracks.TRACKS),
+                          help=f"the edition of part 5 (default: {tracks.DEFAULT})")
 
     release = verbs.add_parser("release", help="build what students get: notebook, runtime wheel, README, zip")
     _option(release, "--out", ReleaseConfig, "out_dir", required=True)
@@ -157,6 +164,10 @@ def cli(argv: list[str] | None = None) -> int:
         from autograder import generate
 
         return generate.main()
+    if args.verb == "answered":
+        from autograder import answered_copy
+
+        return answered_copy.main(args.out, args.language, args.track)
     if args.verb == "release":
         from autograder import release
 
@@ -171,7 +182,7 @@ def cli(argv: list[str] | None = None) -> int:
         from autograder import platforms
 
         return platforms.main(platforms.PlatformsConfig(out_dir=args.out_dir, only=args.only, python313=args.python313,
-                                                            track=args.track, hand_over_costs_points=args.hand_over_costs_points))
+                                                            track=args.track))
     if args.verb == "grade":
         from autograder import grade
         from autograder.config import GradeConfig, Limits

@@ -27,7 +27,7 @@ from autograder import cell_finder, checks, hand_overs, paths
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.function_check import FunctionCheck
 from autograder.config import Limits
-from autograder.notebook import ParsedNotebook, parse_notebook, track_by_content
+from autograder.notebook import ParsedNotebook, parse_notebook, source_notebook_problem, track_by_content
 from autograder.reference import reference_source
 from autograder.reference_cache import ReferenceCache, cell_job
 from autograder.results import GradeRecord
@@ -353,9 +353,10 @@ class Grader:
             clock = time.time()
 
         stage("read notebook")
-        if parsed.error:
-            result.error = parsed.error
-            result.tests = zero_everything(parsed.error, track)
+        problem = parsed.error or source_notebook_problem(parsed)
+        if problem:
+            result.error = problem
+            result.tests = zero_everything(problem, track)
             result.execution_time = time.time() - started
             return result
         function_stage = f"functions ({len(worker_groups([c.name for c in checks.FUNCTION_CHECKS]))} workers)"

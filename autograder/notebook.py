@@ -123,6 +123,18 @@ def _is_literal(node: ast.AST) -> bool:
         return False
 
 
+HIDDEN_TESTS_LINE = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS", re.M)
+
+
+def source_notebook_problem(parsed: ParsedNotebook) -> str | None:
+    """Why a notebook that holds hidden tests (the instructor's source notebook) is not graded, or None."""
+    if not any(HIDDEN_TESTS_LINE.search(cell.source) for cell in parsed.code_cells()):
+        return None
+    return say("read.source_notebook", "this is the instructor's source notebook (it holds the hidden tests), not a "
+               "student's: `python -m autograder answered --out FILE` writes the student notebook with the reference "
+               "answers, which grades as a student's notebook does")
+
+
 def parse_notebook(path: Path | str) -> ParsedNotebook:
     """Read any notebook-ish file; unreadable input yields ParsedNotebook(error=...) with the reason. A file
     over MAX_BYTES is streamed without its outputs (stream_notebook.read), never loaded whole."""

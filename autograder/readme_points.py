@@ -1,7 +1,7 @@
 """The README's points, written from the item declarations by `python -m autograder generate`.
 
-Three places follow the declarations: the heading and the points column of "The homework" table
-(one row per part, in the parts' order), the totals line under it, and the feedback's score line for
+Three places follow the declarations: the heading, the points column and the graded items column of
+"The homework" table (one row per part, in the parts' order), the totals line under it, and the feedback's score line for
 full marks quoted under "With the kit's CLI". A test keeps them current.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ HEADING = "## The homework ("
 TOTALS = "Of the "  # the totals line under the table starts so
 SCORE_LINE = "> "  # the quoted score line, two lines below the line that ends with SCORE_INTRO
 SCORE_INTRO = "what a person grades later; for full marks:"
+COLUMNS = 4  # part, points, what the student writes, how it is graded; the items column comes third
 
 
 def heading() -> str:
@@ -25,6 +26,13 @@ def totals() -> str:
     return (f"{TOTALS}{items.homework_points():g} points, {items.autograded_points():g} are autograded; the bonus parts "
             f"add {items.bonus_points(autograded_only=True):g} autograded points; {items.hand_graded_points():g} "
             "points, bonus included, are graded by hand.")
+
+
+def graded_items(part) -> str:
+    """The items of `part`, each with its points and how it is graded (every edition's; an edition's own say so)."""
+    how = {items.FUNCTION: "function", items.CELL: "re-run cell", items.MANUAL: "by hand"}
+    return ", ".join(f"`{i.name}` {i.points:g} ({how[i.kind]}{f', {i.track} edition' if i.track else ''})"
+                     for i in sorted((i for i in items.ALL_ITEMS if i.part == part.name), key=lambda i: (i.order, i.name)))
 
 
 def score_line() -> str:
@@ -46,7 +54,10 @@ def render(text: str) -> str:
                          "add or remove a row, in the parts' order")
     for index, part in zip(table, items.PARTS):
         cells = lines[index].split("|")
+        if len(cells) == COLUMNS + 2:  # a row written before the items column (and its two outer bars) gets one
+            cells.insert(3, "")
         cells[2] = f" {part.points:g} "
+        cells[3] = f" {graded_items(part)} "
         lines[index] = "|".join(cells)
     after = table[-1] + 1
     found = next((i for i in range(after, min(after + 4, len(lines))) if lines[i].startswith(TOTALS)), None)
