@@ -39,12 +39,18 @@ class HandOver:
     def from_data(cls, data: dict) -> HandOver:
         return cls(tuple(data.get("banned", ())), tuple(data.get("allowed", ())), data.get("twin", ""))
 
-    def banned_as(self, dotted: str) -> str | None:
-        """The declared entry that `dotted` (any spelling) falls under, or None (allowed, or not listed)."""
-        name = spelling(dotted)
+    def banned_as(self, dotted: str, resolve: bool = True) -> str | None:
+        """The declared entry that `dotted` (any spelling; as written, without `resolve`) falls under, or None
+        (allowed, or not listed)."""
+        name = spelling(dotted) if resolve else dotted
         if any(_covers(entry, name) for entry in self.allowed):
             return None
         return next((entry for entry in self.banned if _covers(entry, name)), None)
+
+    def words(self) -> frozenset[str]:
+        """The names a dotted name must share one of to fall under an entry (the last word of each entry, as
+        declared and as spelled, and a covered class's own name)."""
+        return _words(self)
 
     def watched(self) -> list[list[str]]:
         """[module, qualified name] of each function the banned entries cover, for a worker to watch calls to."""
@@ -54,6 +60,12 @@ class HandOver:
 def handed_over(function: str) -> str:
     """The feedback line's note for a hand-over to `function`."""
     return say("handover.uses", "uses `{function}`: the homework asks you to write it", function=function)
+
+
+@functools.lru_cache(maxsize=256)
+def _words(policy: HandOver) -> frozenset[str]:
+    bases = [entry.removesuffix(EVERYTHING) for entry in (*policy.banned, *policy.allowed)]
+    return frozenset(name.rsplit(".", 1)[-1] for base in bases for name in (base, spelling(base)))
 
 
 @functools.lru_cache(maxsize=256)

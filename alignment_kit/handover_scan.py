@@ -20,6 +20,7 @@ from alignment_kit.handover import HandOver
 DEPTH = 12  # how deep a name's bindings are followed
 LONGEST = 256  # longest string folded from constants (no string bombs)
 CHOICES = 16  # most values one expression may stand for
+RESOLVED = 64  # distinct names looked up in the libraries per function; later ones are compared as written
 _STRING_METHODS = {"lower", "upper", "strip", "lstrip", "rstrip", "title", "capitalize", "casefold", "swapcase",
                    "replace", "removeprefix", "removesuffix", "format"}
 
@@ -96,14 +97,21 @@ def _walk_here(statements):
 class _Resolver:
     def __init__(self, scope: _Scope):
         self.scope = scope
+        # Each expression is worked out once (a name bound to itself, `x = x + x`, would otherwise double the
+        # work at every level); one being worked out stands for nothing, which ends a cycle.
+        self._strings_of: dict[int, set[str]] = {}
+        self._names_of: dict[int, set[str]] = {}
 
     # ------------------------------------------------------------ strings
     def strings(self, node: ast.AST, depth: int = 0) -> set[str]:
         """The strings an expression may be, where constants alone decide it."""
         if depth > DEPTH:
             return set()
-        found = self._strings(node, depth + 1)
-        return {s for s in found if isinstance(s, str) and len(s) <= LONGEST}
+        if id(node) not in self._strings_of:
+            self._strings_of[id(node)] = set()
+            found = self._strings(node, depth + 1)
+            self._strings_of[id(node)] = {s for s in found if isinstance(s, str) and len(s) <= LONGEST}
+        return self._strings_of[id(node)]
 
     def _strings(self, node, depth):
         strings = lambda n: self.strings(n, depth)  # noqa: E731
@@ -192,7 +200,10 @@ class _Resolver:
         """The dotted names an expression may stand for."""
         if depth > DEPTH:
             return set()
-        return _bounded(self._names(node, depth + 1))
+        if id(node) not in self._names_of:
+            self._names_of[id(node)] = set()
+            self._names_of[id(node)] = _bounded(self._names(node, depth + 1))
+        return self._names_of[id(node)]
 
     def _names(self, node, depth):
         names = lambda n: self.names(n, depth)  # noqa: E731
@@ -248,9 +259,13 @@ def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
     return {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
-def _reached(resolver: _Resolver, node: ast.AST, policy: HandOver, where: str, found: dict) -> None:
+def _reached(resolver: _Resolver, node: ast.AST, policy: HandOver, where: str, found: dict, looked_up: set) -> None:
+    words = policy.words()
     for reached in sorted(resolver.names(node)):
-        entry = policy.banned_as(reached)
+        if words.isdisjoint(reached.split(".")):
+            continue  # shares no name with the policy: cannot fall under it
+        looked_up.add(reached)
+        entry = policy.banned_as(reached, resolve=len(looked_up) <= RESOLVED)
         if entry is not None:
             found.setdefault((entry, where), Use(entry, reached, where, _short(node)))
 
@@ -270,11 +285,11 @@ def uses(tree: ast.Module, function: str, policy: HandOver, graded: frozenset[st
     module.record(tree.body)
     defined = _functions(tree)
     found: dict[tuple[str, str], Use] = {}
-    top = _Resolver(module)
+    top, looked_up = _Resolver(module), set()
     for value in module.bindings.get(function, []):
         nodes = [ast.Name(function, ast.Load())] if isinstance(value, str) else list(ast.walk(value))
         for node in nodes:
-            _reached(top, node, policy, function, found)
+            _reached(top, node, policy, function, found, looked_up)
     pending, seen = [function], set()
     while pending:
         name = pending.pop()
@@ -291,5 +306,5 @@ def uses(tree: ast.Module, function: str, policy: HandOver, graded: frozenset[st
             if isinstance(node, ast.Name) and node.id in graded and not scope.bindings.get(node.id):
                 continue  # another graded function, flagged (or not) for itself
             if isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
-                _reached(resolver, node, policy, name, found)
+                _reached(resolver, node, policy, name, found, looked_up)
     return sorted(found.values(), key=lambda u: (u.function != function, u.entry, u.code))

@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     _option(release, "--model-wheel", ReleaseConfig, "model_wheel")
     _option(release, "--lang", ReleaseConfig, "language", choices=i18n.LANGUAGES)
     _option(release, "--track", ReleaseConfig, "track", choices=list(tracks.TRACKS))
-    translations = verbs.add_parser("translations", help="report missing, stale or mismatched translations (exit 1 "
-                                    "if any)")
+    translations = verbs.add_parser("translations", help="report untranslated keys, and stale or mismatched "
+                                    "translations (exit 1 for those only: `release --lang` refuses untranslated keys)")
     translations.add_argument("--lang", default="", choices=[lang for lang in i18n.LANGUAGES if lang != i18n.SOURCE],
                               help="one language (default: every language but English)")
     translations.add_argument("--stamp", nargs="+", default=[], metavar="KEY",

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from alignment_kit import i18n, tracks
-from autograder import notebook_text, paths
+from autograder import notebook_text, part_headings, paths
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 NOTEBOOK_CATALOG = "notebook.json"
@@ -101,7 +101,7 @@ def edition(student: dict, language: str, strict: bool = True, track: str = trac
     notebook = of_track(student, track)
     notebook.setdefault("metadata", {})[METADATA_KEY] = {"language": language, "track": track}
     if language == i18n.SOURCE:
-        return notebook
+        return part_headings.with_points(notebook, language, track)
     stale = stale_cells(language)
     if stale and strict:
         reasons = "; ".join(f"{cell}: {why}" for cell, why in list(stale.items())[:5])
@@ -120,7 +120,7 @@ def edition(student: dict, language: str, strict: bool = True, track: str = trac
         else:
             continue
         cell["source"] = text.splitlines(keepends=True)
-    return notebook
+    return part_headings.with_points(notebook, language, track)
 
 
 def language_of(metadata) -> str | None:

@@ -9,6 +9,7 @@ notebook's code was being defined).
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import sys
 import threading
@@ -79,17 +80,21 @@ def redact(message: str, secret: str) -> str:
     return message
 
 
-def functions_job(definitions: str, names: list[str]) -> dict:
-    """A worker job for graded functions: hidden probes as data, and the reference helpers each is given."""
-    functions = {}
-    for name in names:
-        check = checks.function_check(name)
-        functions[name] = {
-            "function": check.item.callable_name,
+@functools.lru_cache(maxsize=None)
+def _function_job_part(name: str, language: str) -> dict:
+    """What a functions job says about `name`, built once per language (its hidden probes build tokenizers and
+    tensors; the job is only serialised, never changed)."""
+    check = checks.function_check(name)
+    return {"function": check.item.callable_name,
             # Only the inputs: a worker is told neither the probes' labels nor which of them are bad input.
             "probes": [{"args": p.args, "kwargs": p.kwargs} for p in check.probes(hidden=True)],
             "helpers": reference_source(check.substitutes) if check.substitutes else "",
             "watch": check.hand_over.watched()}  # the calls its policy bans, recorded as data
+
+
+def functions_job(definitions: str, names: list[str]) -> dict:
+    """A worker job for graded functions: hidden probes as data, and the reference helpers each is given."""
+    functions = {name: _function_job_part(name, i18n.current()) for name in names}
     return {"kind": "functions", "student_code": definitions, "functions": functions, "language": i18n.current()}
 
 
@@ -154,8 +159,10 @@ class Grader:
         from alignment_kit.probes import kit_tokenizer
 
         kit_tokenizer()  # imports transformers' tokenizers once, before the stages' threads import them at once
-        self.version = grader_version()
-        self.reference = ReferenceCache(self.limits, self.version)
+        code = grader_version()
+        self.reference = ReferenceCache(self.limits, code)
+        # A record says what graded it: a run that takes points for hand-overs regrades what one that did not kept.
+        self.version = code + ("+hand-over-costs-points" if hand_over_costs_points else "")
         self.parallel = max(1, parallel)  # stages graded at once, over every notebook this grader grades
         self._slots = threading.BoundedSemaphore(self.parallel)  # ... each stage running its workers one at a time
         self.memo = Memo()
@@ -222,17 +229,23 @@ class Grader:
             return line(0.0, grader_import(outcome["grader_import"]))
         if "observations" not in outcome:
             return line(0.0, redact(str(outcome.get("missing", say("grade.not_graded", "not graded"))), secret))
-        probes, reference_runs, mistake_runs = self.reference.function(check)
-        observations = outcome.get("observations")
-        if not isinstance(observations, list) or len(observations) != len(probes):
+        verdicts = self.verdicts(check, outcome.get("observations"))
+        if verdicts is None:
             return line(0.0, malformed())
-        runs = [outputs.read(check.name, check.spec, observation, probe) for observation, probe in zip(observations, probes)]
-        verdicts = [check.judge(p, s, r, m) for p, s, r, m in zip(probes, runs, reference_runs, mistake_runs)]
         from alignment_kit.compare import said_once
 
         failures = [redact(problem, secret) for problem in said_once(verdicts)]  # each problem once, with its probes
         return line(check.score(verdicts),
                     "\n".join(failures) if failures else checks_passed(len(verdicts)))
+
+    def verdicts(self, check: FunctionCheck, observations) -> list | None:
+        """How a function's observations on the hidden probes (one each, as a worker records them) compare with the
+        reference's and the named mistakes' runs; None when they are not one per probe."""
+        probes, reference_runs, mistake_runs = self.reference.function(check)
+        if not isinstance(observations, list) or len(observations) != len(probes):
+            return None
+        runs = [outputs.read(check.name, check.spec, observation, probe) for observation, probe in zip(observations, probes)]
+        return [check.judge(p, s, r, m) for p, s, r, m in zip(probes, runs, reference_runs, mistake_runs)]
 
     # ------------------------------------------------------------------ cells
     def grade_cell(self, parsed: ParsedNotebook, check: CellCheck) -> tuple[list[ScoredLine], dict]:

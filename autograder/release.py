@@ -20,27 +20,12 @@ from pathlib import Path
 from alignment_kit import i18n, settings, tracks
 from alignment_kit.assets import WHEEL as MODEL_WHEEL
 from alignment_kit.i18n import say
-from autograder import boundary, editions, paths
+from autograder import boundary, editions, paths, translations
 from autograder.generate import generate_into
+from autograder.student_readme_texts import PLATFORMS_KEY, README_KEY, TIMINGS_KEY, readme_texts
 
-TEMPLATE = Path(__file__).parent / "templates" / "student_readme.md"
-PLATFORMS_TABLE = Path(__file__).parent / "templates" / "platforms.md"  # measured by `make platforms`; README.md shows it too
 INSTALL_CELL = "install-runtime"  # id of the notebook cell that installs the runtime
 INSTALL_LINE = 'KIT_INSTALL_FROM = ""'
-# catalog keys of the student README's texts: its template, the timings table and the platforms table
-README_KEY, TIMINGS_KEY, PLATFORMS_KEY = "release.student_readme", "release.timings", "release.platforms"
-TIMINGS = """Measured on this kit's 2-core CPU machine (no GPU):
-
-| run | time |
-|---|---|
-| `smoke`, the whole notebook | about 1 minute |
-| `full`, DPO stage (50 steps of 4 pairs, length 128) | about 6 minutes |
-| `full`, the whole notebook with `KIT_DPO_STEPS=20 KIT_REWARD_STEPS=40 KIT_PPO_EPISODES=16 KIT_ONLINE_PROMPTS=8` | about 18 minutes |
-
-On a GPU, `full` runs the course sizes (one DPO epoch, 16 pairs per step, length 1024; on a T4 as
-4 x 4 with gradient accumulation). GPU times have not been measured by the kit: the original
-homework quotes about an hour for its 10.9k-pair epoch on a Colab T4; the kit's offline data has
-2,400 pairs."""
 
 
 @dataclass
@@ -95,12 +80,6 @@ def student_notebook(target: Path, install_from: str, language: str = i18n.SOURC
     return target
 
 
-def readme_texts() -> dict[str, str]:
-    """Key -> English of the texts the student README is written from (the translations are the catalog's)."""
-    return {README_KEY: TEMPLATE.read_text(encoding="utf-8"), TIMINGS_KEY: TIMINGS,
-            PLATFORMS_KEY: PLATFORMS_TABLE.read_text(encoding="utf-8").strip()}
-
-
 def _profiles_table(track: str) -> str:
     stage = {"ppo_episodes": say("release.col_ppo_episodes", "PPO episodes"),
              "rloo_steps": say("release.col_rloo_steps", "RLOO steps")}
@@ -146,6 +125,11 @@ def _zip(files: list[Path], target: Path) -> Path:
 def build(config: ReleaseConfig) -> tuple[list[Path], boundary.BoundaryReport]:
     """Write the bundle; returns its files (the zip last) and the boundary scan. Refuses a leaking bundle."""
     out = Path(config.out_dir).resolve()
+    untranslated = translations.incomplete(config.language)
+    if untranslated:
+        raise RuntimeError(f"refusing to release the {config.language} edition: {len(untranslated)} translation(s) "
+                           "missing or not current (write them, then `python -m autograder translations --stamp KEY` "
+                           "and `make homework`):\n  " + "\n  ".join(untranslated))
     with tempfile.TemporaryDirectory() as scratch:
         staging = Path(scratch)
         wheel = build_runtime_wheel(staging)

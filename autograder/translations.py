@@ -5,11 +5,13 @@ the grader's (`autograder/locales/<lang>/messages.json`, the named mistakes incl
 notebook's (`autograder/locales/<lang>/notebook.json`). The English side is read from the code: every
 `say("key", "English", ...)` call of a package (found without running it), the texts declared as data
 (part and item titles, line names, output requirements, probe and configuration labels, the student
-README's templates), the grader's named mistakes, and the source notebook's cells. A translation is
-reported when its key is missing or has no English any more, when its English changed after it was
-written (the stored hash differs), or when its placeholders (`{name}`, `{value:.0%}`) are not the
-English ones.
-`--stamp KEY` records the current English hash of keys whose translation was just brought up to date.
+README's templates), the grader's named mistakes, and the source notebook's cells.
+
+A key that is new in English and not translated yet is listed, and is no failure: the homework may
+change in English first; `release --lang <lang>` refuses the edition until it is translated (`incomplete`).
+A problem fails (exit 1): a translation whose key has no English any more, whose English changed after it
+was written (the stored hash differs), or whose placeholders (`{name}`, `{value:.0%}`) are not the English
+ones. `--stamp KEY` records the current English hash of keys whose translation was just brought up to date.
 """
 from __future__ import annotations
 
@@ -81,10 +83,10 @@ def _labels(probe_lists) -> dict[str, str]:
 def grader_english() -> dict[str, str]:
     from autograder import checks
 
-    from autograder import release
+    from autograder.student_readme_texts import readme_texts
 
     english = said(Path(__file__).resolve().parent)
-    english.update(release.readme_texts())
+    english.update(readme_texts())
     english[editions.ANSWER_STUB_KEY] = editions.ANSWER_STUB
     for check in checks.FUNCTION_CHECKS:
         english.update({m.key: m.message for m in check.mistakes})
@@ -147,12 +149,21 @@ def entry_problems(catalog: Catalog, key: str, entry) -> list[str]:
     return problems
 
 
+def _name(catalog: Catalog):
+    return catalog.path.relative_to(paths.REPO_ROOT) if catalog.path.is_relative_to(paths.REPO_ROOT) else catalog.path
+
+
+def catalog_missing(catalog: Catalog) -> list[str]:
+    """English keys the catalog does not translate yet, one line each: "<file>: <key>: no translation (...)".
+    Not a problem while the homework changes; `release --lang` refuses an edition with any."""
+    entries, name = catalog.entries(), _name(catalog)
+    return [f"{name}: {key}: no translation (English: {str(catalog.english[key])[:80]!r})"
+            for key in sorted(set(catalog.english) - set(entries))]
+
+
 def catalog_problems(catalog: Catalog) -> list[str]:
-    """Every problem of one catalog, one line each: "<file>: <key>: <what is wrong>"."""
-    entries, found = catalog.entries(), []
-    name = catalog.path.relative_to(paths.REPO_ROOT) if catalog.path.is_relative_to(paths.REPO_ROOT) else catalog.path
-    for key in sorted(set(catalog.english) - set(entries)):
-        found.append(f"{name}: {key}: no translation (English: {str(catalog.english[key])[:80]!r})")
+    """What is wrong in one catalog's entries (stale, orphaned, malformed), one line each: "<file>: <key>: <what>"."""
+    entries, found, name = catalog.entries(), [], _name(catalog)
     for key in sorted(set(entries) - set(catalog.english)):
         found.append(f"{name}: {key}: translates nothing (the English key is gone)")
     for key in sorted(set(entries) & set(catalog.english)):
@@ -161,8 +172,18 @@ def catalog_problems(catalog: Catalog) -> list[str]:
 
 
 def problems(language: str) -> list[str]:
-    """Every problem of the `language` catalogs (empty: complete and current)."""
+    """Every problem of the `language` catalogs' entries (empty: current; keys not yet translated are `missing`)."""
     return [line for catalog in catalogs(language) for line in catalog_problems(catalog)]
+
+
+def missing(language: str) -> list[str]:
+    """The keys of the `language` catalogs that are not translated yet."""
+    return [line for catalog in catalogs(language) for line in catalog_missing(catalog)]
+
+
+def incomplete(language: str) -> list[str]:
+    """Why the `language` edition cannot be released (empty: it can): untranslated keys, then problems."""
+    return [] if language == i18n.SOURCE else missing(language) + problems(language)
 
 
 def write(path: Path, entries: dict) -> None:
@@ -193,14 +214,18 @@ def counts(language: str) -> dict[str, int]:
 def main(language: str, keys: list[str]) -> int:
     languages = [language] if language else [lang for lang in i18n.LANGUAGES if lang != i18n.SOURCE]
     if keys:
-        missing = stamp(languages[0], keys)
-        print(f"stamped {len(keys) - len(missing)} key(s)" + (f"; unknown: {', '.join(missing)}" if missing else ""))
-        return 1 if missing else 0
+        unknown = stamp(languages[0], keys)
+        print(f"stamped {len(keys) - len(unknown)} key(s)" + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+        return 1 if unknown else 0
     status = 0
     for lang in languages:
-        found = problems(lang)
+        found, untranslated = problems(lang), missing(lang)
         for name, count in counts(lang).items():
             print(f"  {count:4d} keys  {name}")
-        print(f"{lang}: complete and current" if not found else f"{lang}: {len(found)} problem(s):\n  " + "\n  ".join(found))
+        if untranslated:
+            print(f"{lang}: {len(untranslated)} key(s) not translated yet (`release --lang {lang}` refuses until they "
+                  "are; see README, Change the homework):\n  " + "\n  ".join(untranslated))
+        print(f"{lang}: {'complete and' if not untranslated else 'what is translated is'} current" if not found else
+              f"{lang}: {len(found)} problem(s):\n  " + "\n  ".join(found))
         status |= bool(found)
     return status

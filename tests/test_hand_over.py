@@ -126,6 +126,26 @@ def test_tools_and_look_alike_names_are_not_flagged(case):
     assert _flags(source, item) == []
 
 
+def test_hostile_code_is_read_without_blowing_up(monkeypatch):
+    """Names bound to themselves, long chains of aliases, string bombs and hundreds of library names: the scan
+    works each expression out once, folds no string longer than it can use, and looks up a bounded number of
+    names, so it ends (an alarm fails the test otherwise) and still finds the hand-over."""
+    import signal
+
+    doubling = "NAME = 'p'\n" + "NAME = NAME + NAME\n" * 60
+    chain = "a0 = trl.trainer.utils\n" + "".join(f"a{i} = a{i - 1}\n" for i in range(1, 400))
+    many = "".join(f"    t{i} = transformers.models.m{i}.pad\n" for i in range(300))  # each shares "pad"
+    source = (f"import trl, transformers\n{doubling}{chain}def pad(tensors, padding_value=0, padding_side='right'):\n{many}"
+              "    bomb = getattr(trl, 'x' * 10 ** 9)\n    wide = getattr(trl, 'pad' * 100000)\n"
+              "    return a5.pad(tensors)\n")
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the scan did not end"))
+    signal.alarm(60)
+    try:
+        assert _flags(source, "pad") == ["trl.trainer.utils.pad"]
+    finally:
+        signal.alarm(0)
+
+
 def test_a_graded_function_is_not_flagged_for_another_graded_function_it_calls():
     source = '''
         from trl.trainer.utils import pad

@@ -19,7 +19,7 @@ from autograder import checks
 from autograder.notebook import parse_notebook
 from submissions import build
 
-pytestmark = pytest.mark.slow  # grades in workers
+slow = pytest.mark.slow  # grades in workers (the declared mistakes are judged in this process, and are fast)
 
 ALL_FUNCTIONS = [c.name for c in checks.FUNCTION_CHECKS]
 
@@ -437,11 +437,48 @@ def graded_batch(grader, tmp_path_factory):
 
 
 def test_every_mutant_targets_a_graded_function():
-    assert {m.function for m in FUNCTION_MUTANTS} == set(ALL_FUNCTIONS) - {"make_dataloader"}
+    assert {m.function for m in FUNCTION_MUTANTS} <= set(ALL_FUNCTIONS)
     assert all(m.source.count("def ") >= 1 for m in FUNCTION_MUTANTS)
     assert len({m.id for m in FUNCTION_MUTANTS}) == len(FUNCTION_MUTANTS)
 
 
+# ---------------------------------------------------------------- the mistakes each grader item declares
+DECLARED = [(check.name, number) for check in checks.FUNCTION_CHECKS for number in range(len(check.mistakes))]
+
+
+def test_every_graded_function_has_a_mistake_that_proves_its_check():
+    """A function's check is proven by its declared mistakes (tested below, found in its grader item), or by
+    mutants written here; `make_dataloader` is proven by the training loop that runs on what it returns."""
+    proven = {name for name, _ in DECLARED} | {m.function for m in FUNCTION_MUTANTS}
+    assert set(ALL_FUNCTIONS) - proven <= {"make_dataloader"}
+
+
+@pytest.fixture(scope="module")
+def in_process_judge():
+    from autograder.grade_notebook import Grader
+
+    return Grader()
+
+
+@pytest.mark.parametrize("name,number", DECLARED, ids=[f"{n}-{i}" for n, i in DECLARED])
+def test_each_declared_mistake_costs_points_and_is_named(name, number, in_process_judge):
+    """A student's function that behaves as a declared mistake does (its outputs on the hidden probes, recorded
+    as a worker records them) loses points, and the feedback names that mistake."""
+    import copy
+
+    from alignment_kit import observe
+    from alignment_kit.compare import said_once
+
+    check = checks.function_check(name)
+    mistake, spec = check.mistakes[number], check.spec
+    observations = [observe.call(mistake.implementation, copy.deepcopy(p.args), copy.deepcopy(p.kwargs),
+                                 spec.observe, spec.gradient) for p in check.probes(hidden=True)]
+    verdicts = in_process_judge.verdicts(check, observations)
+    assert check.score(verdicts) < check.item.points, f"{name}: {mistake.message!r} keeps full marks"
+    assert any(mistake.text() in problem for problem in said_once(verdicts)), (mistake.message, said_once(verdicts))
+
+
+@slow
 def test_a_mistake_seen_on_several_hidden_probes_is_said_once_with_its_probes(graded_batch):
     """get_log_prob without the shift is wrong on every hidden probe: its line names the mistake once and then
     the probes it was seen on, not once per probe."""
@@ -455,6 +492,7 @@ def test_a_mistake_seen_on_several_hidden_probes_is_said_once_with_its_probes(gr
     assert not [label for label in seen if f"{label}: " in output], "a probe seen with others has no line of its own"
 
 
+@slow
 @pytest.mark.parametrize("mutant", FUNCTION_MUTANTS, ids=lambda m: m.id)
 def test_function_mistake_is_caught_and_named(mutant, graded_batch):
     index = BATCH_OF[mutant.id]
@@ -632,6 +670,7 @@ def _feedback(items) -> str:
     return "\n".join(f"[{'ok' if i.passed else 'FAIL'}] {i.name}: {i.output}" for i in items)
 
 
+@slow
 def test_student_loop_template_is_correct(grader, tmp_path):
     """The loop mutants are one switch away from this loop, which must earn every point."""
     path = build.write(build.with_cell("dpo_training_loop", student_dpo_loop()), tmp_path / "loop.ipynb")
@@ -645,6 +684,7 @@ def test_cell_mutants_differ_from_the_correct_loop():
         assert mutant.source != build.source(mutant.grade_id) and mutant.source != loop, f"{mutant.id} changes nothing"
 
 
+@slow
 @pytest.mark.parametrize("mutant", CELL_MUTANTS, ids=lambda m: m.id)
 def test_cell_mistake_is_caught_and_named(mutant, graded_cell):
     items = graded_cell(mutant)
@@ -669,6 +709,7 @@ ONE_STRUCTURAL_MISTAKE = ["loop_reference_synced_to_policy", "loop_prompt_in_los
                           "loop_without_optimizer_step", "loop_ignores_max_seq_len", "loop_no_reference_model"]
 
 
+@slow
 @pytest.mark.parametrize("mutant_id", ONE_STRUCTURAL_MISTAKE)
 def test_one_mistake_costs_once(mutant_id, graded_cell):
     """A named structural mistake does not cost the loss trajectory too: the trajectory is compared with
@@ -679,6 +720,7 @@ def test_one_mistake_costs_once(mutant_id, graded_cell):
     assert sum(not i.passed for i in items) == 1, f"{mutant_id} cost more than one item:\n{_feedback(items)}"
 
 
+@slow
 @pytest.mark.parametrize("mutant", [m for m in CELL_MUTANTS if m.item is not None], ids=lambda m: m.id)
 def test_cell_mistake_costs_only_its_own_items(mutant, graded_cell):
     items = graded_cell(mutant)

@@ -103,7 +103,7 @@ def test_the_bundle_holds_notebook_wheel_readme_and_zip(bundle):
 
 
 def test_both_readmes_show_the_measured_platform_table(bundle):
-    from autograder.release import PLATFORMS_TABLE
+    from autograder.student_readme_texts import PLATFORMS_TABLE
 
     table = PLATFORMS_TABLE.read_text().strip()
     assert table in (bundle[0] / "README.md").read_text()
