@@ -100,9 +100,10 @@ class ClassReport:
     def hand_over_rows(self) -> list[dict]:
         """Each flag of the records, then each copy of the library's code, by student and item."""
         rows = [dict(flag, student=r.student) for r in self.graded for flag in r.hand_overs]
+        flagged = {(row["student"], row["item"]) for row in rows if row["found_by"] == hand_overs.COPIED}
         rows += [{"student": p.student_b, "item": p.item, "function": p.student_a, "found_by": hand_overs.COPIED,
-                  "evidence": f"similarity {p.score:.2f} with {p.student_a}'s own code", "score": p.score}
-                 for p in self.library_copies]
+                  "evidence": f"similarity {p.score:.2f} with {p.student_a}'s own code in this class", "score": p.score}
+                 for p in self.library_copies if (p.student_b, p.item) not in flagged]
         return sorted(rows, key=lambda r: (r["student"], r["item"], r["found_by"]))
 
     @property

@@ -24,7 +24,7 @@ from alignment_kit import cell_judges, i18n, items, outputs, scoring, tracks
 from alignment_kit.compare import checks_passed
 from alignment_kit.i18n import say
 from alignment_kit.scoring import ScoredLine
-from autograder import cell_finder, checks, hand_overs, paths
+from autograder import cell_finder, checks, hand_overs, paths, similarity
 from autograder.checks.cell_check import CellCheck
 from autograder.checks.function_check import FunctionCheck
 from autograder.config import Limits
@@ -190,10 +190,10 @@ class Grader:
         for group in worker_groups(names):
             runs.update(self.memo.get(_key("functions", i18n.current(), definitions, *group),
                                       lambda group=group: self._function_runs(definitions, group)))
-        tree, lines, found = hand_overs.notebook_tree(parsed), [], []
+        tree, sources, lines, found = hand_overs.notebook_tree(parsed), similarity.function_sources(parsed), [], []
         for name in names:
             check = checks.function_check(name)
-            flags = hand_overs.flags(check, tree, runs.get(name, {}))
+            flags = hand_overs.flags(check, tree, runs.get(name, {}), sources.get(check.item.callable_name, ""))
             lines.append(_as_found(parsed, self._grade_function(check, runs.get(name, {}), flags)))
             found += flags
         return lines, found

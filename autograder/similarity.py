@@ -186,7 +186,7 @@ def _without(source: str, given: set[str]) -> set[str]:
 
 
 # ---------------------------------------------------------------- the graded code of a notebook
-def _functions(parsed) -> dict[str, str]:
+def function_sources(parsed) -> dict[str, str]:
     """Name -> the source of its last top-level definition in the notebook's code cells."""
     from autograder.python_source import parse_cell
 
@@ -204,7 +204,7 @@ def graded_units(parsed) -> dict[str, str]:
     grade the same function (the weighted loss is `dpo_loss`) count once, under the first."""
     from alignment_kit import items
 
-    units, seen, functions = {}, set(), _functions(parsed)
+    units, seen, functions = {}, set(), function_sources(parsed)
     for item in items.ITEMS:
         if not item.autograded:
             continue

@@ -14,7 +14,7 @@ import pytest
 from alignment_kit import i18n
 from alignment_kit.handover import HandOver, resolve
 from alignment_kit.handover_scan import uses
-from autograder import checks, class_report, hand_overs, library_code, paths
+from autograder import checks, class_report, hand_overs, library_code, paths, similarity
 from autograder.notebook import parse_notebook
 from autograder.results import GradeRecord
 from submissions import build, synthetic_class
@@ -160,17 +160,20 @@ def test_a_graded_function_is_not_flagged_for_another_graded_function_it_calls()
 def test_the_reference_the_given_code_and_every_valid_variant_raise_no_flag(tmp_path):
     from test_equivalent import VARIANTS
 
-    reference = hand_overs.notebook_tree(parse_notebook(paths.SOLUTION_NOTEBOOK))
-    student = hand_overs.notebook_tree(parse_notebook(paths.STUDENT_NOTEBOOK))  # the given trainer cells included
+    def flags(notebook, check):
+        source = similarity.function_sources(notebook).get(check.item.callable_name, "")
+        return hand_overs.flags(check, hand_overs.notebook_tree(notebook), {}, source)
+
+    reference = parse_notebook(build.write(build.solution_notebook(), tmp_path / "reference.ipynb"))
+    student = parse_notebook(paths.STUDENT_NOTEBOOK)  # the given trainer cells included
     for check in checks.FUNCTION_CHECKS:
-        assert hand_overs.flags(check, reference, {}) == [], check.name
-        assert hand_overs.flags(check, student, {}) == [], check.name
+        assert flags(reference, check) == [], check.name
+        assert flags(student, check) == [], check.name
     for variant in VARIANTS:
         notebook = parse_notebook(build.write(build.with_cells({build.cell_of(variant.function): variant.source}),
                                               tmp_path / f"{variant.id}.ipynb"))
-        tree = hand_overs.notebook_tree(notebook)
         for check in checks.FUNCTION_CHECKS:
-            assert hand_overs.flags(check, tree, {}) == [], (variant.id, check.name)
+            assert flags(notebook, check) == [], (variant.id, check.name)
 
 
 def test_only_calls_the_grader_asked_to_watch_are_believed():
@@ -258,6 +261,21 @@ def test_a_pasted_copy_of_the_library_pad_ranks_above_every_independent_pad(tmp_
     assert rows[0] == "student,item,function,found_by,evidence" and rows[1].startswith(f"paster,pad,{library},copy,")
     assert "paster and " + library in (tmp_path / "out" / "class.html").read_text(encoding="utf-8")
     assert tmp_path / "out" / "hand_overs.csv" in written
+
+
+def test_a_pasted_copy_is_flagged_on_its_own_line_and_no_other_answer_of_the_suite_is():
+    check = checks.function_check("pad")
+    for seed in range(4):
+        pasted = _pasted_pad(random.Random(seed))
+        found = hand_overs.flags(check, ast.parse(pasted), {}, pasted)
+        assert [(f.function, f.found_by) for f in found] == [(check.hand_over.twin, hand_overs.COPIED)]
+        assert hand_overs.twin_share(check, pasted) >= hand_overs.TWIN_SHARE
+        assert hand_overs.notes(found) == [f"is a copy of `{check.hand_over.twin}` (renamed or not): the homework "
+                                           "asks you to write it"]
+    for cell, sources in synthetic_class.options().items():  # the reference, valid variants and known mistakes
+        for name in (c.name for c in checks.FUNCTION_CHECKS if build.cell_of(c.name) == cell):
+            shares = [hand_overs.twin_share(checks.function_check(name), source) for source in sources]
+            assert max(shares) < hand_overs.TWIN_SHARE / 2, (name, max(shares))
 
 
 # ---------------------------------------------------------------- graded in workers
