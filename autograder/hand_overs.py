@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import ast
 import functools
-import inspect
-import textwrap
 from dataclasses import asdict, dataclass
 
 from alignment_kit import items
 from alignment_kit.i18n import say
-from alignment_kit.handover import handed_over, resolve
+from alignment_kit.handover import handed_over
 from alignment_kit.handover_scan import uses
-from autograder import paths, similarity
+from autograder import library_code, paths, similarity
 from autograder.checks.function_check import FunctionCheck
 from autograder.python_source import parse_cell
 
@@ -33,8 +31,8 @@ TWIN_SHARE = 0.5  # the share of its code windows a function has in common with 
 class Flag:
     item: str
     function: str  # the policy's entry, as declared
-    found_by: str  # IN_THE_CODE or CALLED
-    evidence: str  # the expression that reaches it, or the function called
+    found_by: str  # IN_THE_CODE, CALLED or COPIED
+    evidence: str  # the expression that reaches it, the function called, or the share in common
 
     def as_data(self) -> dict:
         return asdict(self)
@@ -63,11 +61,7 @@ def _given() -> dict[str, str]:
 
 @functools.lru_cache(maxsize=None)
 def _twin_windows(twin: str, item: str) -> frozenset[str]:
-    target = resolve(twin)
-    try:
-        source = textwrap.dedent(inspect.getsource(target)) if target is not None else ""
-    except (OSError, TypeError):
-        source = ""
+    source = library_code.twin_source(twin)
     return frozenset(similarity.fingerprint(source, _given().get(item, ""))) if source else frozenset()
 
 

@@ -25,6 +25,15 @@ def student_name(dotted: str) -> str:
         return package
 
 
+def twin_source(twin: str) -> str:
+    """The source of the library function `twin` names, as installed here ("" where it is not)."""
+    target = resolve(twin)
+    try:
+        return textwrap.dedent(inspect.getsource(target)) if target is not None else ""
+    except (OSError, TypeError):
+        return ""
+
+
 def units() -> dict[str, dict[str, str]]:
     """Library student -> item -> the source of the item's twin (items whose twin is not installed are left out)."""
     found: dict[str, dict[str, str]] = {}
@@ -34,11 +43,7 @@ def units() -> dict[str, dict[str, str]]:
         if not twin or twin in seen:
             continue
         seen.add(twin)
-        target = resolve(twin)
-        try:
-            source = textwrap.dedent(inspect.getsource(target)) if target is not None else ""
-        except (OSError, TypeError):
-            source = ""
+        source = twin_source(twin)
         if source:
             found.setdefault(student_name(twin), {})[check.name] = source
     return found
