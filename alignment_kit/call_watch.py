@@ -11,13 +11,14 @@ import importlib
 import sys
 
 
-def targets(watched: list[list[str]]) -> dict:
-    """code object or built-in function -> "module.qualname", for each [module, qualname] that resolves here
-    (a class stands for its `__init__`: calling the class runs it)."""
+def targets(policy) -> dict:
+    """code object or built-in function -> the policy's entry that covers it, for each function the entries
+    cover in this environment's libraries (`HandOver.watched`; a class stands for its `__init__`: calling the
+    class runs it)."""
     import inspect
 
     found = {}
-    for module_name, qualname in watched:
+    for module_name, qualname, entry in policy.watched():
         try:
             target = importlib.import_module(module_name)
             for part in qualname.split("."):
@@ -29,7 +30,7 @@ def targets(watched: list[list[str]]) -> dict:
             target = vars(target).get("__init__")
         code = getattr(target, "__code__", None)
         if code is not None or inspect.isbuiltin(target):
-            found[code if code is not None else target] = f"{module_name}.{qualname}"
+            found[code if code is not None else target] = entry
     return found
 
 

@@ -40,21 +40,30 @@ class HandOver:
         return cls(tuple(data.get("banned", ())), tuple(data.get("allowed", ())), data.get("twin", ""))
 
     def banned_as(self, dotted: str, resolve: bool = True) -> str | None:
-        """The declared entry that `dotted` (any spelling; as written, without `resolve`) falls under, or None
-        (allowed, or not listed)."""
-        name = spelling(dotted) if resolve else dotted
-        if any(_covers(entry, name) for entry in self.allowed):
+        """The declared entry that `dotted` falls under, or None (allowed, or not listed): as written first, then
+        (with `resolve`) by what it names, against the entries of its own library only (so that a torch name
+        never imports TRL to be compared)."""
+        if self._under(self.allowed, dotted, resolve):
             return None
-        return next((entry for entry in self.banned if _covers(entry, name)), None)
+        return self._under(self.banned, dotted, resolve)
+
+    @staticmethod
+    def _under(entries: tuple[str, ...], dotted: str, resolve: bool) -> str | None:
+        hit = next((entry for entry in entries if _covers(entry, dotted, _as_written)), None)
+        if hit is None and resolve:
+            library, name = dotted.split(".")[0], spelling(dotted)
+            hit = next((e for e in entries if e.split(".")[0] == library and _covers(e, name, spelling)), None)
+        return hit
 
     def words(self) -> frozenset[str]:
-        """The names a dotted name must share one of to fall under an entry (the last word of each entry, as
-        declared and as spelled, and a covered class's own name)."""
-        return _words(self)
+        """The names a dotted name must share one of to fall under an entry: the last word of each entry (of a
+        class's entry, the class's name), which a re-export keeps."""
+        return frozenset(entry.removesuffix(EVERYTHING).rsplit(".", 1)[-1] for entry in (*self.banned, *self.allowed))
 
-    def watched(self) -> list[list[str]]:
-        """[module, qualified name] of each function the banned entries cover, for a worker to watch calls to."""
-        return [list(pair) for pair in _watched(self)]
+    def watched(self) -> list[tuple[str, str, str]]:
+        """(module, qualified name, entry) of each function the banned entries cover, for calls to be watched
+        (where the libraries are imported anyway: a worker, the student's kernel)."""
+        return list(_watched(self))
 
 
 def handed_over(function: str) -> str:
@@ -63,28 +72,28 @@ def handed_over(function: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _words(policy: HandOver) -> frozenset[str]:
-    bases = [entry.removesuffix(EVERYTHING) for entry in (*policy.banned, *policy.allowed)]
-    return frozenset(name.rsplit(".", 1)[-1] for base in bases for name in (base, spelling(base)))
-
-
-@functools.lru_cache(maxsize=256)
-def _watched(policy: HandOver) -> tuple[tuple[str, str], ...]:
-    found: dict[str, tuple[str, str]] = {}
+def _watched(policy: HandOver) -> tuple[tuple[str, str, str], ...]:
+    found: dict[str, tuple[str, str, str]] = {}
     for entry in policy.banned:
         for target in _covered_objects(entry):
             module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", None)
-            if isinstance(module, str) and isinstance(qualname, str) and \
-                    policy.banned_as(f"{module}.{qualname}") is not None:
-                found.setdefault(f"{module}.{qualname}", (module, qualname))
+            if isinstance(module, str) and isinstance(qualname, str):
+                covering = policy.banned_as(f"{module}.{qualname}")
+                if covering is not None:
+                    found.setdefault(f"{module}.{qualname}", (module, qualname, covering))
     return tuple(found.values())
 
 
-def _covers(entry: str, name: str) -> bool:
+def _as_written(dotted: str) -> str:
+    return dotted
+
+
+def _covers(entry: str, name: str, spell) -> bool:
+    """Whether `name` falls under `entry`, the entry read through `spell` (as written, or resolved)."""
     if entry.endswith(EVERYTHING):
-        base = spelling(entry[:-len(EVERYTHING)])
+        base = spell(entry[:-len(EVERYTHING)])
         return name == base or name.startswith(base + ".")
-    return name == spelling(entry)
+    return name == spell(entry)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -55,15 +55,14 @@ def report(name: str, verdicts: list[Verdict]) -> None:
 
 def warn_hand_overs(name: str, called: list[str]) -> None:
     """Say which library functions the item bans `fn` called on the public probes (the grader flags them too)."""
-    policy = hand_over(name)
-    for entry in dict.fromkeys(filter(None, map(policy.banned_as, called))):
+    for entry in dict.fromkeys(called):
         print("⚠ " + say("selfcheck.hand_over", "{name}: {problem}; the grader flags this, and a course may take "
                          "the item's points for it", name=name, problem=handed_over(entry)))
 
 
 def _function_checker(name: str):
     def check(fn) -> None:
-        watched = call_watch.targets(hand_over(name).watched())
+        watched = call_watch.targets(hand_over(name))
         verdicts, called = call_watch.calls_made(lambda: function_verdicts(name, fn), watched)
         warn_hand_overs(name, called)
         report(name, verdicts)

@@ -89,7 +89,7 @@ def _function_job_part(name: str, language: str) -> dict:
             # Only the inputs: a worker is told neither the probes' labels nor which of them are bad input.
             "probes": [{"args": p.args, "kwargs": p.kwargs} for p in check.probes(hidden=True)],
             "helpers": reference_source(check.substitutes) if check.substitutes else "",
-            "watch": check.hand_over.watched()}  # the calls its policy bans, recorded as data
+            "watch": check.hand_over.as_data()}  # the calls its policy bans: the worker records them as data
 
 
 def functions_job(definitions: str, names: list[str]) -> dict:

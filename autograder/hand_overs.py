@@ -80,12 +80,10 @@ def flags(check: FunctionCheck, tree: ast.Module, outcome: dict, source: str = "
     for use in uses(tree, check.item.callable_name, policy, graded_names() - {check.item.callable_name}):
         evidence = use.code if use.function == check.item.callable_name else f"{use.function}: {use.code}"
         found.setdefault(use.entry, Flag(check.name, use.entry, IN_THE_CODE, f"{evidence} -> {use.reached}"))
-    asked = {f"{module}.{qualname}" for module, qualname in policy.watched()}
     calls = outcome.get("calls") if isinstance(outcome, dict) else None
-    for called in calls if isinstance(calls, list) else []:
-        entry = policy.banned_as(called) if isinstance(called, str) and called in asked else None
-        if entry is not None and entry not in found:
-            found[entry] = Flag(check.name, entry, CALLED, called)
+    for called in calls if isinstance(calls, list) else []:  # entries of the policy the worker was given, or nothing
+        if isinstance(called, str) and called in policy.banned and called not in found:
+            found[called] = Flag(check.name, called, CALLED, f"called {called} while graded")
     share = twin_share(check, source)
     if share >= TWIN_SHARE and policy.twin not in found:
         found[policy.twin] = Flag(check.name, policy.twin, COPIED, f"{share:.2f} of its code in common")

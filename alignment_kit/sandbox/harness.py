@@ -26,6 +26,7 @@ import traceback
 from pathlib import Path
 
 from alignment_kit import call_watch, i18n, items, observe, recorders
+from alignment_kit.handover import HandOver
 from alignment_kit.i18n import say
 from alignment_kit.sandbox import guard, syscalls, wire
 
@@ -120,7 +121,8 @@ def run_function(job: dict, name: str, snapshot: Builtins) -> dict:
     """{"observations": [one per probe]} of the student's function, or {"missing": why there are none}."""
     limits = job["limits"]
     guard.current_item[0] = name
-    watched = call_watch.targets(job["functions"][name].get("watch", []))  # before student code can replace them
+    # The policy's functions, found before student code can replace them.
+    watched = call_watch.targets(HandOver.from_data(job["functions"][name].get("watch", {})))
     namespace: dict = {"__name__": "__student__"}
     errors = define(job["student_code"], namespace, "<student notebook>", limits["function_timeout_s"])
     helpers = job["functions"][name].get("helpers", "") + items.output(name).stubs
