@@ -98,25 +98,31 @@ def _covers(entry: str, name: str, spell) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def resolve(dotted: str):
-    """The object a dotted name under one of LIBRARIES names in this environment, or None."""
+    """The object a dotted name under one of LIBRARIES names in this environment, or None. It walks attributes
+    from the library down, importing a submodule only where no attribute has its name (no failing imports:
+    in a worker each one would search the file system under the sandbox's audit hook)."""
     parts = dotted.split(".")
     if parts[0] not in LIBRARIES or not all(part.isidentifier() for part in parts):
         return None
-    for cut in range(len(parts), 0, -1):
-        try:
-            target = importlib.import_module(".".join(parts[:cut]))
-        except Exception:  # noqa: BLE001 - not a module (or one that fails to import): try a shorter prefix
-            continue
-        for attribute in parts[cut:]:
-            try:  # a module's attributes may load lazily (trl's do); a class's are read without running descriptors
-                target = getattr(target, attribute) if inspect.ismodule(target) else \
-                    inspect.getattr_static(target, attribute)
-            except Exception:  # noqa: BLE001 - a lazy attribute that fails to import is not there
-                return None
-            if isinstance(target, (staticmethod, classmethod)):
-                target = target.__func__
-        return target
-    return None
+    try:
+        target = importlib.import_module(parts[0])
+    except Exception:  # noqa: BLE001 - the library is not installed (or fails to import)
+        return None
+    for number, attribute in enumerate(parts[1:], 2):
+        try:  # a module's attributes may load lazily (trl's do); a class's are read without running descriptors
+            if inspect.ismodule(target):
+                found = getattr(target, attribute, _MISSING)
+                target = importlib.import_module(".".join(parts[:number])) if found is _MISSING else found
+            else:
+                target = inspect.getattr_static(target, attribute)
+        except Exception:  # noqa: BLE001 - not there (or a lazy attribute that fails to import)
+            return None
+        if isinstance(target, (staticmethod, classmethod)):
+            target = target.__func__
+    return target
+
+
+_MISSING = object()
 
 
 @functools.lru_cache(maxsize=4096)
