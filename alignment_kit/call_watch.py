@@ -7,7 +7,7 @@ keeps only names it asked about: code that turns the watch off hides a call, and
 """
 from __future__ import annotations
 
-import importlib
+import inspect
 import sys
 
 
@@ -15,17 +15,8 @@ def targets(policy) -> dict:
     """code object or built-in function -> the policy's entry that covers it, for each function the entries
     cover in this environment's libraries (`HandOver.watched`; a class stands for its `__init__`: calling the
     class runs it)."""
-    import inspect
-
     found = {}
-    for module_name, qualname, entry in policy.watched():
-        try:
-            target = importlib.import_module(module_name)
-            for part in qualname.split("."):
-                target = getattr(target, part) if inspect.ismodule(target) else inspect.getattr_static(target, part)
-        except Exception:  # noqa: BLE001 - not in this environment's version of the library
-            continue
-        target = getattr(target, "__func__", target)  # a staticmethod or classmethod
+    for target, entry in policy.watched():
         if inspect.isclass(target):
             target = vars(target).get("__init__")
         code = getattr(target, "__code__", None)

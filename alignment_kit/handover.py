@@ -60,9 +60,9 @@ class HandOver:
         class's entry, the class's name), which a re-export keeps."""
         return frozenset(entry.removesuffix(EVERYTHING).rsplit(".", 1)[-1] for entry in (*self.banned, *self.allowed))
 
-    def watched(self) -> list[tuple[str, str, str]]:
-        """(module, qualified name, entry) of each function the banned entries cover, for calls to be watched
-        (where the libraries are imported anyway: a worker, the student's kernel)."""
+    def watched(self) -> list[tuple[object, str]]:
+        """(function or class, entry) for each one the banned entries cover, for calls to be watched (where the
+        libraries are imported anyway: a worker, the student's kernel)."""
         return list(_watched(self))
 
 
@@ -72,15 +72,15 @@ def handed_over(function: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _watched(policy: HandOver) -> tuple[tuple[str, str, str], ...]:
-    found: dict[str, tuple[str, str, str]] = {}
+def _watched(policy: HandOver) -> tuple[tuple[object, str], ...]:
+    found: dict[str, tuple[object, str]] = {}
     for entry in policy.banned:
         for target in _covered_objects(entry):
             module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", None)
             if isinstance(module, str) and isinstance(qualname, str):
                 covering = policy.banned_as(f"{module}.{qualname}")
                 if covering is not None:
-                    found.setdefault(f"{module}.{qualname}", (module, qualname, covering))
+                    found.setdefault(f"{module}.{qualname}", (target, covering))
     return tuple(found.values())
 
 

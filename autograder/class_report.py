@@ -27,7 +27,7 @@ from pathlib import Path
 
 from alignment_kit import i18n, items, pages, tracks
 from alignment_kit.pages import badge, esc
-from autograder import checks, hand_overs, library_code, paths, similarity
+from autograder import checks, hand_overs, library_code, similarity
 from autograder.results import GradeRecord, points_available
 
 HAND_OVER_NOTE = ("Graded functions that use a library function their item's policy bans (the `hand_over` of "
@@ -145,7 +145,7 @@ def build(folder: Path, log=print) -> ClassReport:
     from autograder.notebook import parse_notebook
 
     report = ClassReport(read_records(folder), folder)
-    given = similarity.graded_units(parse_notebook(paths.STUDENT_NOTEBOOK))
+    given = similarity.received()
     started = time.time()
     for number, record in enumerate(report.graded, 1):
         parsed = parse_notebook(Path(record.notebook))

@@ -19,7 +19,7 @@ from alignment_kit import items
 from alignment_kit.i18n import say
 from alignment_kit.handover import handed_over
 from alignment_kit.handover_scan import uses
-from autograder import library_code, paths, similarity
+from autograder import library_code, similarity
 from autograder.checks.function_check import FunctionCheck
 from autograder.python_source import parse_cell
 
@@ -52,23 +52,15 @@ def graded_names() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=None)
-def _given() -> dict[str, str]:
-    """Item -> what every student received for it (the stub), left out of a likeness."""
-    from autograder.notebook import parse_notebook
-
-    return similarity.graded_units(parse_notebook(paths.STUDENT_NOTEBOOK))
-
-
-@functools.lru_cache(maxsize=None)
 def _twin_windows(twin: str, item: str) -> frozenset[str]:
     source = library_code.twin_source(twin)
-    return frozenset(similarity.fingerprint(source, _given().get(item, ""))) if source else frozenset()
+    return frozenset(similarity.fingerprint(source, similarity.received().get(item, ""))) if source else frozenset()
 
 
 def twin_share(check: FunctionCheck, source: str) -> float:
     """The share of the code windows of `source` and of the item's twin that the two have in common (0: no twin)."""
     twin = _twin_windows(check.hand_over.twin, check.name) if check.hand_over.twin else frozenset()
-    mine = similarity.fingerprint(source, _given().get(check.name, "")) if twin and source else set()
+    mine = similarity.fingerprint(source, similarity.received().get(check.name, "")) if twin and source else set()
     return len(mine & twin) / len(mine | twin) if mine else 0.0
 
 

@@ -60,7 +60,7 @@ def _without_hidden_tests(notebook: Path, folder: Path) -> Path:
     """A copy without the instructor's hidden tests (they call the grader; they are not the student's code)."""
     import nbformat
 
-    from autograder.reference import HIDDEN_TESTS
+    from autograder.notebook_text import HIDDEN_TESTS
 
     content = nbformat.read(notebook, as_version=4)
     for cell in content.cells:

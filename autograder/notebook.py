@@ -15,7 +15,7 @@ from pathlib import Path
 
 from alignment_kit import tracks
 from alignment_kit.i18n import counted, say
-from autograder import cell_finder
+from autograder import cell_finder, notebook_text
 from autograder.editions import language_of, track_of
 from autograder.python_source import parse_cell
 from autograder import stream_notebook
@@ -123,12 +123,9 @@ def _is_literal(node: ast.AST) -> bool:
         return False
 
 
-HIDDEN_TESTS_LINE = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS", re.M)
-
-
 def source_notebook_problem(parsed: ParsedNotebook) -> str | None:
     """Why a notebook that holds hidden tests (the instructor's source notebook) is not graded, or None."""
-    if not any(HIDDEN_TESTS_LINE.search(cell.source) for cell in parsed.code_cells()):
+    if not any(notebook_text.HIDDEN_TESTS.search(cell.source) for cell in parsed.code_cells()):
         return None
     return say("read.source_notebook", "this is the instructor's source notebook (it holds the hidden tests), not a "
                "student's: `python -m autograder answered --out FILE` writes the student notebook with the reference "

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 from pathlib import Path
 
 from autograder import paths
+from autograder.notebook_text import HIDDEN_TESTS
 from autograder.notebook import ParsedNotebook, parse_notebook
 from autograder.python_source import parse_python
 
 
-HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 
 
 @functools.lru_cache(maxsize=2)

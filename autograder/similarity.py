@@ -19,6 +19,7 @@ two notebooks side by side, never a verdict.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import itertools
@@ -197,6 +198,15 @@ def function_sources(parsed) -> dict[str, str]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 found[node.name] = ast.get_source_segment(cell.source, node) or ast.unparse(node)
     return found
+
+
+@functools.lru_cache(maxsize=1)
+def received() -> dict[str, str]:
+    """Item -> the code every student received for it (the student notebook's stubs and given cells)."""
+    from autograder import paths
+    from autograder.notebook import parse_notebook
+
+    return graded_units(parse_notebook(paths.STUDENT_NOTEBOOK))
 
 
 def graded_units(parsed) -> dict[str, str]:

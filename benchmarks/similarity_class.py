@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from autograder import paths, similarity  # noqa: E402
+from autograder import similarity  # noqa: E402
 from autograder.notebook import parse_notebook  # noqa: E402
 from submissions import synthetic_class  # noqa: E402
 
@@ -33,7 +33,7 @@ def main() -> None:
     planted = synthetic_class.make(args.students, args.copies, folder)
     started = time.perf_counter()
     units = {path.stem: similarity.graded_units(parse_notebook(path)) for path in sorted(folder.glob("*.ipynb"))}
-    given = similarity.graded_units(parse_notebook(paths.STUDENT_NOTEBOOK))
+    given = similarity.received()
     pairs = [p for p in similarity.pair_scores(similarity.class_fingerprints(units, given)) if p.item == similarity.ALL]
     seconds = time.perf_counter() - started
     wanted = {frozenset((p.original, p.copy)) for p in planted}

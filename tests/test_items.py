@@ -8,7 +8,7 @@ import pytest
 from alignment_kit import items, tracks
 from alignment_kit.notebook_code import strip_magics
 from autograder import checks, editions, paths, readme_points
-from autograder.reference import HIDDEN_TESTS
+from autograder.notebook_text import HIDDEN_TESTS
 
 
 @pytest.fixture(scope="module")

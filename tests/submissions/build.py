@@ -31,7 +31,7 @@ def _reference(track: str = tracks.DEFAULT) -> nbformat.NotebookNode:
     import json
 
     from autograder import editions
-    from autograder.reference import HIDDEN_TESTS
+    from autograder.notebook_text import HIDDEN_TESTS
 
     source = editions.of_track(json.loads(paths.SOLUTION_NOTEBOOK.read_text(encoding="utf-8")), track)
     notebook = nbformat.reads(json.dumps(source), as_version=4)
